@@ -1,0 +1,194 @@
+//! The seed's JSON sample:
+//! `{"metric_name": "cpu.load", "labels": {"host": "web01"}, "timestamp": 1613707265, "value": 0.75}`,
+//! one object or a JSON array of them per message.
+//!
+//! In an array, each element stands alone: good elements are accepted and
+//! each bad one is rejected with its index.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use strata_schemas::{Labels, Sample};
+
+use super::timestamp;
+use super::{DecodeLimits, Decoded, Rejected};
+
+/// Decodes one message; `now_ns` is the wall clock used to refuse samples
+/// from the far future.
+pub fn decode(payload: &[u8], limits: DecodeLimits, now_ns: i64) -> Decoded {
+    let mut out = Decoded::default();
+    let first = payload.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    match first {
+        Some(b'[') => match serde_json::from_slice::<Vec<&RawValue>>(payload) {
+            Ok(elements) => {
+                out.samples.reserve(elements.len());
+                for (i, el) in elements.iter().enumerate() {
+                    match decode_one(el.get().as_bytes(), limits, now_ns) {
+                        Ok(s) => out.samples.push(s),
+                        Err(reason) => out.rejected.push(Rejected {
+                            reason: format!("element {i}: {reason}"),
+                            index: Some(i),
+                            bytes: el.get().as_bytes().to_vec(),
+                        }),
+                    }
+                }
+            }
+            Err(e) => out.rejected.push(whole(format!("invalid JSON: {e}"), payload)),
+        },
+        Some(b'{') => match decode_one(payload, limits, now_ns) {
+            Ok(s) => out.samples.push(s),
+            Err(reason) => out.rejected.push(whole(reason, payload)),
+        },
+        Some(_) => out.rejected.push(whole(
+            "not a JSON sample: expected an object or an array of objects".into(),
+            payload,
+        )),
+        None => out.rejected.push(whole("empty message".into(), payload)),
+    }
+    out
+}
+
+fn whole(reason: String, payload: &[u8]) -> Rejected {
+    Rejected {
+        reason,
+        index: None,
+        bytes: payload.to_vec(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    metric_name: Option<String>,
+    #[serde(default)]
+    labels: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "present")]
+    timestamp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    value: Option<Value>,
+}
+
+/// Tells a field given as `null` (`Some(Null)`) from a missing one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+fn decode_one(bytes: &[u8], limits: DecodeLimits, now_ns: i64) -> Result<Sample, String> {
+    let wire: Wire = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
+    let metric_name = match wire.metric_name {
+        Some(n) if !n.is_empty() => n,
+        Some(_) => return Err("\"metric_name\" is empty".into()),
+        None => return Err("missing field \"metric_name\"".into()),
+    };
+    let mut pairs = Vec::new();
+    for (k, v) in wire.labels.unwrap_or_default() {
+        if k.is_empty() {
+            return Err("label names must not be empty".into());
+        }
+        match v {
+            Value::String(s) => pairs.push((k, s)),
+            other => {
+                return Err(format!(
+                    "label {k:?} must be a string, found {}",
+                    kind(&other)
+                ));
+            }
+        }
+    }
+    let ts_ns = match wire.timestamp {
+        Some(Value::Number(n)) => timestamp::from_number(&n)?,
+        Some(Value::String(s)) => timestamp::from_rfc3339(&s)?,
+        Some(other) => {
+            return Err(format!(
+                "\"timestamp\" must be a number or an RFC 3339 string, found {}",
+                kind(&other)
+            ));
+        }
+        None => return Err("missing field \"timestamp\"".into()),
+    };
+    let ts_ns = timestamp::check_range(ts_ns, now_ns, limits.max_future_ns)?;
+    let value = match wire.value {
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| format!("\"value\" {n} is not representable as a float"))?,
+        Some(other) => return Err(format!("\"value\" must be a number, found {}", kind(&other))),
+        None => return Err("missing field \"value\"".into()),
+    };
+    Ok(Sample {
+        metric_name,
+        labels: Labels::from_pairs(pairs),
+        ts_ns,
+        value,
+    })
+}
+
+fn kind(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) => format!("string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000_000_000;
+
+    fn dec(s: &str) -> Decoded {
+        decode(s.as_bytes(), DecodeLimits::default(), NOW)
+    }
+
+    #[test]
+    fn the_seed_sample() {
+        let d = dec(r#"{"metric_name": "cpu.load", "labels": {"host": "webserver01", "region": "us-west"}, "timestamp": 1613707265, "value": 0.75}"#);
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+        let s = &d.samples[0];
+        assert_eq!(s.metric_name, "cpu.load");
+        assert_eq!(s.labels.get("host"), Some("webserver01"));
+        assert_eq!(s.ts_ns, 1_613_707_265_000_000_000);
+        assert_eq!(s.value, 0.75);
+    }
+
+    #[test]
+    fn arrays_keep_good_elements() {
+        let d = dec(r#"[
+            {"metric_name": "a", "timestamp": "2021-02-19T04:01:05Z", "value": 1},
+            {"metric_name": "b", "timestamp": 1613707265000, "value": "high"},
+            {"metric_name": "c", "labels": {}, "timestamp": 1613707265.25, "value": -2.5e3}
+        ]"#);
+        assert_eq!(d.samples.len(), 2);
+        assert_eq!(d.samples[1].ts_ns, 1_613_707_265_250_000_000);
+        assert_eq!(d.rejected.len(), 1);
+        assert_eq!(d.rejected[0].index, Some(1));
+        assert!(d.rejected[0].reason.contains("\"value\" must be a number"), "{}", d.rejected[0].reason);
+        assert!(String::from_utf8_lossy(&d.rejected[0].bytes).contains("high"));
+    }
+
+    #[test]
+    fn reasons_for_bad_messages() {
+        let cases = [
+            ("{not json", "invalid JSON"),
+            ("", "empty message"),
+            ("42", "not a JSON sample"),
+            (r#"{"labels": {}, "timestamp": 1613707265, "value": 1}"#, "missing field \"metric_name\""),
+            (r#"{"metric_name": "m", "value": 1}"#, "missing field \"timestamp\""),
+            (r#"{"metric_name": "m", "timestamp": 1613707265}"#, "missing field \"value\""),
+            (r#"{"metric_name": "m", "timestamp": 1613707265, "value": null}"#, "must be a number, found null"),
+            (r#"{"metric_name": "m", "timestamp": 12, "value": 1}"#, "before 1990"),
+            (r#"{"metric_name": "m", "timestamp": 4102444800, "value": 1}"#, "ahead of this server's clock"),
+            (r#"{"metric_name": "m", "timestamp": true, "value": 1}"#, "must be a number or an RFC 3339 string"),
+            (r#"{"metric_name": "m", "labels": {"a": 1}, "timestamp": 1613707265, "value": 1}"#, "label \"a\" must be a string"),
+            ("[1, 2", "invalid JSON"),
+        ];
+        for (input, want) in cases {
+            let d = dec(input);
+            assert!(d.samples.is_empty(), "{input}");
+            assert_eq!(d.rejected.len(), 1, "{input}");
+            assert!(d.rejected[0].reason.contains(want), "{input}: {}", d.rejected[0].reason);
+        }
+    }
+}

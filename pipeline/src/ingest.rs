@@ -1,0 +1,349 @@
+//! The ingest loop: consume, decode, dead-letter, buffer, flush, commit.
+//!
+//! # Exactly once
+//! The store's commit log is the source of truth for what is persisted.
+//! Each flush writes the buffered samples as Parquet files, then publishes
+//! one commit naming those files *and* the Kafka offset ranges they came
+//! from. On start (and on every partition assignment) consumption resumes
+//! at the log's offsets; Kafka's group offsets are written after each
+//! commit for lag monitoring only. So:
+//! - a crash before the commit leaves invisible files and re-consumes the
+//!   same messages: nothing lost, nothing doubled;
+//! - a crash after the commit re-reads nothing the log holds: messages below
+//!   the log's offsets are skipped even if Kafka delivers them again;
+//! - two processes that both consumed a partition across a rebalance cannot
+//!   both commit it: the log refuses the second (see
+//!   [`strata_storage::log`]), which drops its batch and resumes from the
+//!   log.
+//!
+//! Offsets are only meaningful for one incarnation of a topic, so they are
+//! kept per *source*: the Kafka cluster id plus the topic name (a fresh
+//! embedded broker gets a fresh id), and a stored offset beyond the
+//! partition's high watermark is treated as belonging to a previous
+//! incarnation.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use strata_storage::{Commit, CommitOutcome, OffsetRange, TableLog};
+use tokio::sync::mpsc;
+
+use crate::decode::{self, DecodeLimits};
+use crate::error::{Error, Result};
+use crate::kafka::dlq::{DeadLetters, Origin};
+use crate::kafka::source::{IngestConsumer, IngestContext, Positions, Rebalance};
+use crate::kafka::{KafkaConfig, admin};
+use crate::stats::IngestStats;
+use crate::tier::RawBuffer;
+
+/// How `strata ingest` runs.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Kafka connection, topics and group.
+    pub kafka: KafkaConfig,
+    /// A batch is flushed at the latest this long after its first message.
+    pub flush_interval: Duration,
+    /// A batch is flushed as soon as it holds this many samples.
+    pub flush_rows: usize,
+    /// Identity of the topic incarnation; `None`: `<cluster id>/<topic>`.
+    pub source_id: Option<String>,
+    /// What the decoder accepts.
+    pub limits: DecodeLimits,
+}
+
+impl IngestOptions {
+    /// Defaults for `kafka`.
+    pub fn new(kafka: KafkaConfig) -> Self {
+        Self {
+            kafka,
+            flush_interval: Duration::from_secs(5),
+            flush_rows: 500_000,
+            source_id: None,
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// Consumes `opts.kafka.topic` into the store behind `log` until `shutdown`
+/// completes, then flushes what it holds and returns.
+pub async fn run(
+    opts: IngestOptions,
+    log: Arc<TableLog>,
+    stats: Arc<IngestStats>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let k = &opts.kafka;
+    admin::ensure_topics(k, &[&k.topic, &k.dlq_topic]).await?;
+
+    let positions: Positions = Arc::default();
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let consumer: IngestConsumer = k
+        .consumer()
+        .create_with_context(IngestContext::new(Arc::clone(&positions), events_tx))?;
+    let source = match &opts.source_id {
+        Some(s) => s.clone(),
+        None => {
+            let cluster = consumer
+                .client()
+                .fetch_cluster_id(Duration::from_secs(10))
+                .ok_or_else(|| Error::Setup("the broker did not report a cluster id".into()))?;
+            format!("{cluster}/{}", k.topic)
+        }
+    };
+    let dlq = DeadLetters::new(k)?;
+    let mut ingest = Ingest {
+        consumer,
+        dlq,
+        log,
+        stats,
+        positions,
+        source,
+        batch: Batch::default(),
+        assigned: BTreeSet::new(),
+        writer: format!(
+            "{}/{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+            std::process::id()
+        ),
+        opts,
+    };
+    ingest.load_positions().await?;
+    ingest.consumer.subscribe(&[&ingest.opts.kafka.topic])?;
+    tracing::info!(
+        topic = %ingest.opts.kafka.topic,
+        group = %ingest.opts.kafka.group,
+        source = %ingest.source,
+        store = %ingest.log.store().url(),
+        "ingest started"
+    );
+    ingest.run(events, shutdown).await
+}
+
+/// Offsets and samples consumed since the last commit.
+#[derive(Debug, Default)]
+struct Batch {
+    buffer: RawBuffer,
+    /// Per partition: the log's next offset when the range began, and the
+    /// next offset after the last message taken.
+    ranges: BTreeMap<i32, (Option<i64>, i64)>,
+    started: Option<Instant>,
+}
+
+struct Ingest {
+    consumer: IngestConsumer,
+    dlq: DeadLetters,
+    log: Arc<TableLog>,
+    stats: Arc<IngestStats>,
+    positions: Positions,
+    source: String,
+    batch: Batch,
+    assigned: BTreeSet<i32>,
+    writer: String,
+    opts: IngestOptions,
+}
+
+impl Ingest {
+    async fn run(
+        &mut self,
+        mut events: mpsc::UnboundedReceiver<Rebalance>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
+        let tick = (self.opts.flush_interval / 4).max(Duration::from_millis(20));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut shutdown => break,
+                Some(event) = events.recv() => self.on_rebalance(event).await?,
+                _ = ticker.tick() => {
+                    if self.batch.started.is_some_and(|t| t.elapsed() >= self.opts.flush_interval) {
+                        self.flush().await?;
+                    }
+                }
+                msg = self.consumer.recv() => {
+                    let msg = msg?;
+                    let (partition, offset) = (msg.partition(), msg.offset());
+                    let key = msg.key().map(<[u8]>::to_vec);
+                    let payload = msg.payload().unwrap_or_default().to_vec();
+                    drop(msg);
+                    self.on_message(partition, offset, key.as_deref(), &payload).await?;
+                    if self.batch.buffer.rows() >= self.opts.flush_rows {
+                        self.flush().await?;
+                    }
+                }
+            }
+        }
+        self.flush().await?;
+        tracing::info!("ingest stopped");
+        Ok(())
+    }
+
+    /// Reads the log's offsets for this source, dropping any that cannot
+    /// belong to the topic as it is now.
+    async fn load_positions(&mut self) -> Result<()> {
+        let snap = self.log.snapshot().await?;
+        let mut found: HashMap<i32, i64> = snap
+            .offsets
+            .get(&self.source)
+            .map(|m| m.iter().map(|(p, o)| (*p, *o)).collect())
+            .unwrap_or_default();
+        let topic = self.opts.kafka.topic.clone();
+        for (p, next) in found.clone() {
+            let (_, high) = self
+                .consumer
+                .fetch_watermarks(&topic, p, Duration::from_secs(10))?;
+            if next > high {
+                tracing::warn!(
+                    partition = p,
+                    stored_next = next,
+                    high_watermark = high,
+                    "the store has consumed past the end of this partition: the topic was \
+                     recreated or the broker lost data; reading the partition from its beginning"
+                );
+                found.remove(&p);
+            }
+        }
+        *self.positions.lock().expect("positions lock") = found;
+        Ok(())
+    }
+
+    async fn on_rebalance(&mut self, event: Rebalance) -> Result<()> {
+        match event {
+            Rebalance::Assigned(ps) => self.assigned.extend(ps),
+            Rebalance::Revoked(ps) => {
+                for p in ps {
+                    self.assigned.remove(&p);
+                }
+                // Publish what we hold before the new owner gets far; if it
+                // already committed, the log refuses ours and we resync.
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_message(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Result<()> {
+        IngestStats::add(&self.stats.messages, 1);
+        let stored = self
+            .positions
+            .lock()
+            .expect("positions lock")
+            .get(&partition)
+            .copied();
+        let next = self.batch.ranges.get(&partition).map(|r| r.1).or(stored);
+        if next.is_some_and(|n| offset < n) {
+            // Already stored, or already in this batch: a replay.
+            IngestStats::add(&self.stats.skipped_replays, 1);
+            return Ok(());
+        }
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let decoded = decode::json::decode(payload, self.opts.limits, now);
+        for rejected in &decoded.rejected {
+            tracing::debug!(partition, offset, reason = %rejected.reason, "dead-lettering");
+            let origin = Origin {
+                topic: &self.opts.kafka.topic,
+                partition,
+                offset,
+                key,
+            };
+            self.dlq.send(origin, rejected).await?;
+        }
+        IngestStats::add(&self.stats.dead_letters, decoded.rejected.len() as u64);
+        IngestStats::add(&self.stats.accepted_samples, decoded.samples.len() as u64);
+        for s in decoded.samples {
+            self.batch.buffer.push(s);
+        }
+        self.batch
+            .ranges
+            .entry(partition)
+            .and_modify(|r| r.1 = offset + 1)
+            .or_insert((stored, offset + 1));
+        self.batch.started.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    /// Makes the batch durable and visible with its offsets in one commit.
+    async fn flush(&mut self) -> Result<()> {
+        if self.batch.ranges.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.dlq.flush().await?;
+        let rows = batch.buffer.rows() as u64;
+        let files = batch.buffer.write(self.log.store()).await?;
+        let nfiles = files.len() as u64;
+        let commit = Commit {
+            add: files,
+            remove: Vec::new(),
+            offsets: batch
+                .ranges
+                .iter()
+                .map(|(p, (from, to))| OffsetRange {
+                    source: self.source.clone(),
+                    partition: *p,
+                    from: *from,
+                    to: *to,
+                })
+                .collect(),
+            writer: self.writer.clone(),
+        };
+        match self.log.commit(commit).await? {
+            CommitOutcome::Committed { seq } => {
+                let mut tpl = TopicPartitionList::new();
+                {
+                    let mut positions = self.positions.lock().expect("positions lock");
+                    for (p, (_, to)) in &batch.ranges {
+                        positions.insert(*p, *to);
+                        tpl.add_partition_offset(&self.opts.kafka.topic, *p, Offset::Offset(*to))?;
+                    }
+                }
+                // Informational: lets Kafka tooling show the group's lag.
+                if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+                    tracing::debug!(error = %e, "group offset commit failed");
+                }
+                IngestStats::add(&self.stats.stored_samples, rows);
+                IngestStats::add(&self.stats.commits, 1);
+                IngestStats::add(&self.stats.files, nfiles);
+                tracing::debug!(seq, rows, files = nfiles, "committed");
+            }
+            CommitOutcome::Conflict { reason } => {
+                IngestStats::add(&self.stats.conflicts, 1);
+                tracing::warn!(%reason, rows, "another writer committed these offsets first; \
+                    dropping this batch and resuming from the store");
+                self.resync().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Re-reads the log's offsets and moves every owned partition there.
+    async fn resync(&mut self) -> Result<()> {
+        let snap = self.log.snapshot().await?;
+        let stored: HashMap<i32, i64> = snap
+            .offsets
+            .get(&self.source)
+            .map(|m| m.iter().map(|(p, o)| (*p, *o)).collect())
+            .unwrap_or_default();
+        for p in &self.assigned {
+            let offset = stored.get(p).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+            self.consumer
+                .seek(&self.opts.kafka.topic, *p, offset, Duration::from_secs(10))?;
+        }
+        *self.positions.lock().expect("positions lock") = stored;
+        Ok(())
+    }
+}
+

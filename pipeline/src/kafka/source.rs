@@ -1,0 +1,118 @@
+//! The ingest consumer: a group member whose starting offsets come from the
+//! store's commit log, not from Kafka's committed offsets.
+//!
+//! When the group assigns partitions, [`IngestContext::rebalance`] sets each
+//! partition's starting offset to the next offset the log has not stored
+//! (or the beginning of the partition when the log has none), then tells the
+//! ingest loop what changed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+
+/// A change of the partitions this process owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rebalance {
+    /// These partitions were assigned.
+    Assigned(Vec<i32>),
+    /// These partitions were taken away.
+    Revoked(Vec<i32>),
+}
+
+/// Next offset to consume per partition, as the commit log knows it.
+pub type Positions = Arc<Mutex<HashMap<i32, i64>>>;
+
+/// Consumer callbacks of the ingest consumer.
+pub struct IngestContext {
+    positions: Positions,
+    events: mpsc::UnboundedSender<Rebalance>,
+}
+
+impl IngestContext {
+    /// A context that starts assigned partitions at `positions` and reports
+    /// rebalances on `events`.
+    pub fn new(positions: Positions, events: mpsc::UnboundedSender<Rebalance>) -> Self {
+        Self { positions, events }
+    }
+}
+
+/// The ingest consumer type.
+pub type IngestConsumer = StreamConsumer<IngestContext>;
+
+impl ClientContext for IngestContext {}
+
+impl ConsumerContext for IngestContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let parts: Vec<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        let ids = parts.iter().map(|(_, p)| *p).collect::<Vec<_>>();
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            rdkafka::consumer::RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                {
+                    let positions = self.positions.lock().expect("positions lock");
+                    for (topic, p) in &parts {
+                        let offset = positions
+                            .get(p)
+                            .map(|o| Offset::Offset(*o))
+                            .unwrap_or(Offset::Beginning);
+                        if let Err(e) = tpl.set_partition_offset(topic, *p, offset) {
+                            tracing::error!(partition = p, error = %e, "could not set start offset");
+                        }
+                    }
+                }
+                tracing::info!(partitions = ?ids, "partitions assigned");
+                let res: KafkaResult<()> = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = res {
+                    tracing::error!(error = %e, "assign failed");
+                }
+                let _ = self.events.send(Rebalance::Assigned(ids));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                tracing::info!(partitions = ?ids, "partitions revoked");
+                let res = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = res {
+                    tracing::error!(error = %e, "unassign failed");
+                }
+                let _ = self.events.send(Rebalance::Revoked(ids));
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance error; dropping assignment");
+                let _ = consumer.unassign();
+                let _ = self.events.send(Rebalance::Revoked(ids));
+            }
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            // Group offsets are informational (lag monitoring): the commit
+            // log is what ingest resumes from.
+            tracing::debug!(error = %e, "group offset commit failed");
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Tier writers: turning buffered samples into committed Parquet files.
+
+pub mod raw;
+
+pub use raw::RawBuffer;

@@ -1,0 +1,20 @@
+//! Strata's shared data model.
+//!
+//! Every other crate speaks these types; this crate depends on nothing of
+//! ours.
+//!
+//! # Layout
+//! - [`sample`]: a [`Sample`] (metric name, [`Labels`], timestamp, value) and
+//!   its [`SeriesKey`].
+//! - [`tier`]: the storage tiers and the Arrow schema of each.
+//! - [`batch`]: turning samples into Arrow record batches sorted by series,
+//!   then time.
+#![warn(missing_docs)]
+
+pub mod batch;
+pub mod sample;
+pub mod tier;
+
+pub use batch::SampleBatchBuilder;
+pub use sample::{Labels, Sample, SeriesKey};
+pub use tier::Tier;

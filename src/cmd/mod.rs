@@ -1,0 +1,73 @@
+//! One module per subcommand, plus what they share: logging and the
+//! shutdown signal.
+
+mod ingest;
+mod produce;
+mod serve;
+mod sql;
+mod up;
+
+use std::sync::Arc;
+
+use strata_storage::{Store, TableLog};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Ingest {
+            kafka,
+            store,
+            ingest,
+        } => ingest::run(kafka, store, ingest).await,
+        Command::Serve { store, http } => serve::run(store, http).await,
+        Command::Up {
+            kafka,
+            store,
+            ingest,
+            http,
+            demo,
+        } => up::run(kafka, store, ingest, http, demo).await,
+        Command::Produce { kafka, produce } => produce::run(kafka, produce).await,
+        Command::Sql {
+            query,
+            server,
+            format,
+        } => sql::run(&server, &query, &format).await,
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info` level.
+pub(crate) fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM.
+pub(crate) fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        t.cancel();
+    });
+    token
+}
+
+/// Opens the store and its commit log.
+pub(crate) async fn open_log(url: &str) -> anyhow::Result<Arc<TableLog>> {
+    let store = Store::open(url)?;
+    Ok(Arc::new(TableLog::open(store).await?))
+}

@@ -1,0 +1,116 @@
+//! `strata up`: ingest and serve in one process, with an embedded
+//! development broker when no brokers are given.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use rdkafka::mocking::MockCluster;
+use strata_pipeline::IngestStats;
+use strata_pipeline::produce::{ProduceOptions, produce};
+use strata_query::QueryEngine;
+
+use crate::cli::{HttpArgs, IngestArgs, KafkaArgs, StoreArgs};
+
+const DEMO_QUERY: &str = "SELECT metric_name, count(*) AS samples, round(avg(value), 2) AS avg, \
+    max(ts) AS newest FROM metrics_raw GROUP BY metric_name ORDER BY metric_name";
+
+pub(crate) async fn run(
+    kafka: KafkaArgs,
+    store: StoreArgs,
+    args: IngestArgs,
+    http: HttpArgs,
+    demo: bool,
+) -> anyhow::Result<()> {
+    // The embedded broker lives as long as this function; it is not Send,
+    // so it stays on this task.
+    let mut embedded = None;
+    let (brokers, source_id) = match &kafka.brokers {
+        Some(b) => (b.clone(), None),
+        None => {
+            let cluster = MockCluster::new(1).context("starting the embedded broker")?;
+            for topic in [kafka.topic.clone(), kafka.config("").dlq_topic] {
+                cluster.create_topic(&topic, kafka.partitions, 1)?;
+            }
+            let addr = cluster.bootstrap_servers();
+            embedded = Some(cluster);
+            // A new embedded broker is a new, empty topic: its offsets must
+            // never be confused with those a previous run stored.
+            (addr, Some(format!("embedded-{}", uuid::Uuid::new_v4())))
+        }
+    };
+    let config = kafka.config(&brokers);
+    let log = super::open_log(&store.store).await?;
+    let engine = Arc::new(QueryEngine::new(Arc::clone(&log))?);
+    let listener = tokio::net::TcpListener::bind(http.http_addr)
+        .await
+        .with_context(|| format!("binding {}", http.http_addr))?;
+    let http_addr = listener.local_addr()?;
+    let shutdown = super::shutdown_on_signal();
+
+    let stats = Arc::new(IngestStats::default());
+    let ingest = tokio::spawn(strata_pipeline::run_ingest(
+        super::ingest::options(config.clone(), &args, source_id),
+        Arc::clone(&log),
+        Arc::clone(&stats),
+        shutdown.clone().cancelled_owned(),
+    ));
+    let server = tokio::spawn(strata_query::http::serve(
+        listener,
+        Arc::clone(&engine),
+        shutdown.clone().cancelled_owned(),
+    ));
+    let reporter = tokio::spawn(super::ingest::report(Arc::clone(&stats)));
+
+    if embedded.is_some() {
+        eprintln!(
+            "\n  Embedded development broker on {brokers}\n  \
+             It is for trying Strata only: not durable, empty at every start, gone when this process exits.\n  \
+             Producers can write to topic `{}` there, e.g.\n    strata produce --brokers {brokers}\n  \
+             For real use start Kafka and pass --brokers.\n",
+            config.topic
+        );
+    }
+    eprintln!(
+        "  Store: {}\n  SQL:   POST http://{http_addr}/api/v1/sql\n         strata sql --server http://{http_addr} \"{DEMO_QUERY}\"\n",
+        store.store
+    );
+
+    if demo {
+        let demo_config = config.clone();
+        let demo_opts = ProduceOptions {
+            series: 40,
+            rate: 400,
+            samples: u64::MAX,
+            per_message: 1,
+            start_ns: None,
+            step: Duration::from_secs(1),
+        };
+        tokio::spawn(async move {
+            if let Err(e) = produce(&demo_config, &demo_opts).await {
+                tracing::error!(error = %e, "demo producer stopped");
+            }
+        });
+        let wait = args.flush_interval + Duration::from_secs(3);
+        eprintln!("  Producing demo samples; first query in {}s…\n", wait.as_secs());
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {
+                let (_, batches) = engine.sql(DEMO_QUERY).await?;
+                println!("{DEMO_QUERY}\n{}", pretty_format_batches(&batches)?);
+                eprintln!("\n  Strata keeps running (Ctrl-C stops it). Query again from another terminal:\n    \
+                    cargo run --release -- sql --server http://{http_addr} \"SELECT * FROM metrics_raw ORDER BY ts DESC LIMIT 5\"\n");
+            }
+            _ = shutdown.cancelled() => {}
+        }
+    }
+
+    let ingest_res = ingest.await?;
+    shutdown.cancel();
+    let server_res = server.await?;
+    reporter.abort();
+    drop(embedded);
+    ingest_res?;
+    server_res?;
+    Ok(())
+}

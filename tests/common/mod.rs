@@ -1,0 +1,185 @@
+//! Test harness: the real broker, the real binary, the real store.
+//!
+//! Tests need a Kafka-protocol broker at `$STRATA_TEST_BROKERS` (default
+//! `127.0.0.1:9092`); `scripts/test` installs and starts tansu for them.
+//! When it is missing they fail with instructions, never skip.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, Float64Array, Int64Array};
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use strata_storage::{Store, TableLog};
+
+/// The broker tests run against; panics with instructions when unreachable.
+pub fn broker() -> String {
+    let addr = std::env::var("STRATA_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let reachable = addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
+    assert!(
+        reachable,
+        "no Kafka broker at {addr}: run the tests with `scripts/test` (installs and starts tansu), \
+         or start one with `scripts/broker.sh start`, or set STRATA_TEST_BROKERS"
+    );
+    addr
+}
+
+/// A topic name no other test uses.
+pub fn unique_topic(test: &str) -> String {
+    format!("t-{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Produces `(key, payload)` messages and waits for every acknowledgement.
+pub async fn produce_raw(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let mut deliveries = Vec::new();
+    for (key, payload) in messages {
+        let rec = FutureRecord::to(topic).key(key.as_bytes()).payload(&payload[..]);
+        deliveries.push(producer.send_result(rec).map_err(|(e, _)| e).unwrap());
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    for d in deliveries {
+        d.await.unwrap().map_err(|(e, _)| e).unwrap();
+    }
+}
+
+/// A running `strata` process, killed when dropped. Its stderr is kept (and
+/// echoed when `TEST_LOG` is set).
+pub struct Strata {
+    child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Strata {
+    pub fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn strata");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let echo = std::env::var_os("TEST_LOG").is_some();
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if echo {
+                        eprintln!("[strata] {line}");
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        Self { child, log }
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(Instant::now() < deadline, "no line with {needle:?}; log:\n{}", self.dump());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn dump(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL: no flush, no goodbye.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(mut self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "strata exited with {status}; log:\n{}", self.dump());
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("strata did not stop on SIGTERM; log:\n{}", self.dump());
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Strata {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `sql` directly on the store at `dir` and returns the first row's
+/// columns as f64 (integers converted).
+pub async fn query_row(dir: &std::path::Path, sql: &str) -> Vec<f64> {
+    let store = Store::open(&format!("file://{}", dir.display())).unwrap();
+    let log = Arc::new(TableLog::open(store).await.unwrap());
+    let engine = strata_query::QueryEngine::new(log).unwrap();
+    let (_, batches) = engine.sql(sql).await.unwrap();
+    let batch = batches.iter().find(|b| b.num_rows() > 0).expect("one row");
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            if let Some(a) = c.as_any().downcast_ref::<Int64Array>() {
+                a.value(0) as f64
+            } else if let Some(a) = c.as_any().downcast_ref::<Float64Array>() {
+                if a.is_null(0) { 0.0 } else { a.value(0) }
+            } else {
+                panic!("unexpected column type {:?}", c.data_type())
+            }
+        })
+        .collect()
+}
+
+/// Polls `count(*)` of `metrics_raw` until it equals `want`.
+pub async fn wait_for_rows(dir: &std::path::Path, want: u64, timeout: Duration, proc: &Strata) {
+    let deadline = Instant::now() + timeout;
+    let mut got = 0.0;
+    while Instant::now() < deadline {
+        got = query_row(dir, "SELECT count(*) FROM metrics_raw").await[0];
+        if got as u64 == want {
+            return;
+        }
+        assert!(got as u64 <= want, "more rows ({got}) than produced ({want}); log:\n{}", proc.dump());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{got} rows after {timeout:?}, want {want}; log:\n{}", proc.dump());
+}
