@@ -46,10 +46,22 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
     }
     let bad: Vec<(&str, &str)> = vec![
         ("{not json", "invalid JSON"),
-        (r#"{"labels":{},"timestamp":1700000000,"value":1}"#, "missing field \"metric_name\""),
-        (r#"{"metric_name":"x","timestamp":1700000000,"value":"high"}"#, "must be a number"),
-        (r#"{"metric_name":"x","timestamp":12,"value":1}"#, "before 1990"),
-        (r#"{"metric_name":"x","timestamp":4102444800,"value":1}"#, "ahead of"),
+        (
+            r#"{"labels":{},"timestamp":1700000000,"value":1}"#,
+            "missing field \"metric_name\"",
+        ),
+        (
+            r#"{"metric_name":"x","timestamp":1700000000,"value":"high"}"#,
+            "must be a number",
+        ),
+        (
+            r#"{"metric_name":"x","timestamp":12,"value":1}"#,
+            "before 1990",
+        ),
+        (
+            r#"{"metric_name":"x","timestamp":4102444800,"value":1}"#,
+            "ahead of",
+        ),
     ];
     // Interleave the bad ones with the good ones.
     for (i, (b, _)) in bad.iter().enumerate() {
@@ -65,11 +77,22 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
 
     let port = free_port();
     let serve = Strata::spawn(&[
-        "serve", "--store", &store, "--http-addr", &format!("127.0.0.1:{port}"),
+        "serve",
+        "--store",
+        &store,
+        "--http-addr",
+        &format!("127.0.0.1:{port}"),
     ]);
     let ingest = Strata::spawn(&[
-        "ingest", "--brokers", &brokers, "--topic", &topic, "--store", &store,
-        "--flush-interval", "300ms",
+        "ingest",
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+        "--store",
+        &store,
+        "--flush-interval",
+        "300ms",
     ]);
     ingest.wait_for_line("ingest started", Duration::from_secs(60));
     produce_raw(&brokers, &topic, &messages).await;
@@ -83,11 +106,16 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
             .json(&serde_json::json!({"sql": q, "format": "json"}))
             .send()
     };
-    let resp = sql("SELECT count(*) AS n, sum(value) AS s FROM metrics_raw").await.unwrap();
+    let resp = sql("SELECT count(*) AS n, sum(value) AS s FROM metrics_raw")
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
     let rows: Vec<serde_json::Value> = resp.json().await.unwrap();
     assert_eq!(rows[0]["n"], want_rows);
-    assert!((rows[0]["s"].as_f64().unwrap() - want_sum).abs() < 1e-6, "{rows:?}");
+    assert!(
+        (rows[0]["s"].as_f64().unwrap() - want_sum).abs() < 1e-6,
+        "{rows:?}"
+    );
 
     let rows: Vec<serde_json::Value> = sql(
         "SELECT labels['host'] AS host, count(*) AS n, min(ts) AS first FROM metrics_raw \
@@ -101,7 +129,13 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
     assert_eq!(rows.len(), 10);
     assert_eq!(rows[0]["host"], "web00");
     assert_eq!(rows[0]["n"], 30);
-    assert!(rows[0]["first"].as_str().unwrap().starts_with("2023-11-14T22:13:20"), "{rows:?}");
+    assert!(
+        rows[0]["first"]
+            .as_str()
+            .unwrap()
+            .starts_with("2023-11-14T22:13:20"),
+        "{rows:?}"
+    );
 
     let rows: Vec<serde_json::Value> = sql(
         "SELECT labels['mount'] AS mount, ts FROM metrics_raw WHERE metric_name = 'disk.free' ORDER BY ts LIMIT 1",
@@ -112,7 +146,10 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
     .await
     .unwrap();
     assert_eq!(rows[0]["mount"], "/");
-    assert!(rows[0]["ts"].as_str().unwrap().contains("22:13:20.5"), "{rows:?}");
+    assert!(
+        rows[0]["ts"].as_str().unwrap().contains("22:13:20.5"),
+        "{rows:?}"
+    );
 
     // Dead letters: the five bad messages and the one bad element.
     let dlq: BaseConsumer = ClientConfig::new()
@@ -131,11 +168,19 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
                 .headers()
                 .map(|hs| {
                     hs.iter()
-                        .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned()))
+                        .map(|h| {
+                            (
+                                h.key.to_string(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
-            h.insert("payload".into(), String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+            h.insert(
+                "payload".into(),
+                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+            );
             letters.push(h);
         }
     }
@@ -150,9 +195,15 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
         assert!(l["strata.source.offset"].parse::<i64>().is_ok());
         assert!(l["strata.source.partition"].parse::<i32>().is_ok());
     }
-    let element = letters.iter().find(|l| l.contains_key("strata.source.index")).unwrap();
+    let element = letters
+        .iter()
+        .find(|l| l.contains_key("strata.source.index"))
+        .unwrap();
     assert_eq!(element["strata.source.index"], "1");
-    assert!(element["strata.reason"].contains("missing field \"value\""), "{element:?}");
+    assert!(
+        element["strata.reason"].contains("missing field \"value\""),
+        "{element:?}"
+    );
 
     ingest.terminate();
     serve.terminate();

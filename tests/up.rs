@@ -22,7 +22,13 @@ async fn run_once(dir: &std::path::Path, samples: u64, start_ns: i64, want_total
         "200ms",
     ]);
     let banner = up.wait_for_line("Embedded development broker on", Duration::from_secs(60));
-    assert!(up.log.lock().unwrap().iter().any(|l| l.contains("not durable")));
+    assert!(
+        up.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("not durable"))
+    );
     let brokers = banner.rsplit(' ').next().unwrap().trim().to_string();
     up.wait_for_line("ingest started", Duration::from_secs(60));
     let report = produce(

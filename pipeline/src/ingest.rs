@@ -18,9 +18,9 @@
 //!
 //! Offsets are only meaningful for one incarnation of a topic, so they are
 //! kept per *source*: the Kafka cluster id plus the topic name (a fresh
-//! embedded broker gets a fresh id), and a stored offset beyond the
-//! partition's high watermark is treated as belonging to a previous
-//! incarnation.
+//! embedded broker gets a fresh id). When the broker resets a partition to
+//! an offset below the stored one (the topic was recreated or truncated),
+//! its messages are read as new, never skipped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -185,31 +185,14 @@ impl Ingest {
         Ok(())
     }
 
-    /// Reads the log's offsets for this source, dropping any that cannot
-    /// belong to the topic as it is now.
+    /// Reads the log's offsets for this source.
     async fn load_positions(&mut self) -> Result<()> {
         let snap = self.log.snapshot().await?;
-        let mut found: HashMap<i32, i64> = snap
+        let found: HashMap<i32, i64> = snap
             .offsets
             .get(&self.source)
             .map(|m| m.iter().map(|(p, o)| (*p, *o)).collect())
             .unwrap_or_default();
-        let topic = self.opts.kafka.topic.clone();
-        for (p, next) in found.clone() {
-            let (_, high) = self
-                .consumer
-                .fetch_watermarks(&topic, p, Duration::from_secs(10))?;
-            if next > high {
-                tracing::warn!(
-                    partition = p,
-                    stored_next = next,
-                    high_watermark = high,
-                    "the store has consumed past the end of this partition: the topic was \
-                     recreated or the broker lost data; reading the partition from its beginning"
-                );
-                found.remove(&p);
-            }
-        }
         *self.positions.lock().expect("positions lock") = found;
         Ok(())
     }
@@ -243,11 +226,27 @@ impl Ingest {
             .expect("positions lock")
             .get(&partition)
             .copied();
-        let next = self.batch.ranges.get(&partition).map(|r| r.1).or(stored);
-        if next.is_some_and(|n| offset < n) {
-            // Already stored, or already in this batch: a replay.
-            IngestStats::add(&self.stats.skipped_replays, 1);
-            return Ok(());
+        match (self.batch.ranges.get(&partition), stored) {
+            (Some(&(_, next)), _) if offset < next => {
+                // Already in this batch: redelivered after a rebalance.
+                IngestStats::add(&self.stats.skipped_replays, 1);
+                return Ok(());
+            }
+            (None, Some(n)) if offset < n => {
+                // Partitions are only ever assigned or sought at the log's
+                // offset, so an earlier offset means the broker reset our
+                // position (`auto.offset.reset`): the topic was recreated or
+                // truncated and its offsets start over. Its messages are
+                // new: take them, never skip them as "already stored".
+                tracing::warn!(
+                    partition,
+                    offset,
+                    stored_next = n,
+                    "the broker moved this partition before the stored offset: \
+                     topic recreated or truncated; reading it as new"
+                );
+            }
+            _ => {}
         }
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
         let decoded = decode::json::decode(payload, self.opts.limits, now);
@@ -338,7 +337,9 @@ impl Ingest {
             .map(|m| m.iter().map(|(p, o)| (*p, *o)).collect())
             .unwrap_or_default();
         for p in &self.assigned {
-            let offset = stored.get(p).map_or(Offset::Beginning, |o| Offset::Offset(*o));
+            let offset = stored
+                .get(p)
+                .map_or(Offset::Beginning, |o| Offset::Offset(*o));
             self.consumer
                 .seek(&self.opts.kafka.topic, *p, offset, Duration::from_secs(10))?;
         }
@@ -346,4 +347,3 @@ impl Ingest {
         Ok(())
     }
 }
-

@@ -9,7 +9,7 @@
 //! - [`ingest`]: the loop that ties them together, and its exactly-once
 //!   protocol.
 //! - [`produce`]: synthetic samples for demos and benchmarks.
-//! - [`stats`]: counters.
+//! - [`stats`] holds the ingest counters.
 #![warn(missing_docs)]
 
 pub mod decode;

@@ -27,13 +27,16 @@ pub struct ProduceOptions {
     pub series: usize,
     /// Samples per second over all series; 0 means as fast as possible.
     pub rate: u64,
-    /// Stop after this many samples in total.
+    /// Stop after this many samples in total (`u64::MAX`: never, and
+    /// quietly).
     pub samples: u64,
     /// Samples per Kafka message (consecutive points of one series).
     pub per_message: usize,
-    /// Event time of the first sample (ns); `None`: the wall clock.
+    /// Event time of the first sample (ns); `None`: each sample is stamped
+    /// with the wall clock when it is sent.
     pub start_ns: Option<i64>,
-    /// Event-time distance between two points of a series.
+    /// Event-time distance between two points of a series (and between the
+    /// points of one message).
     pub step: Duration,
 }
 
@@ -67,9 +70,7 @@ pub async fn produce(kafka: &KafkaConfig, opts: &ProduceOptions) -> Result<Produ
     let mut values = vec![50.0f64; series.len()];
     let mut rng = SmallRng::seed_from_u64(42);
     let per_message = opts.per_message.max(1);
-    let start_ns = opts
-        .start_ns
-        .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    let now_ns = || chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let step_ns = opts.step.as_nanos() as i64;
     let began = Instant::now();
     let mut last_report = Instant::now();
@@ -91,7 +92,11 @@ pub async fn produce(kafka: &KafkaConfig, opts: &ProduceOptions) -> Result<Produ
                 *v = (*v + rng.random_range(-1.0..1.0)).clamp(0.0, 100.0);
                 let v = (*v * 1000.0).round() / 1000.0;
                 report.value_sum += v;
-                let ts = start_ns + (tick + j as i64) * step_ns;
+                // Synthetic event time from `start_ns`, or the wall clock.
+                let ts = match opts.start_ns {
+                    Some(start) => start + (tick + j as i64) * step_ns,
+                    None => now_ns() + j as i64 * step_ns,
+                };
                 if j > 0 {
                     payload.push(',');
                 }
@@ -110,7 +115,7 @@ pub async fn produce(kafka: &KafkaConfig, opts: &ProduceOptions) -> Result<Produ
                     tokio::time::sleep(wait).await;
                 }
             }
-            if last_report.elapsed() >= Duration::from_secs(1) {
+            if opts.samples != u64::MAX && last_report.elapsed() >= Duration::from_secs(1) {
                 last_report = Instant::now();
                 tracing::info!(
                     sent,

@@ -1,1 +1,39 @@
-//! query
+//! Strata's query service: SQL over the tiers, read-only, over HTTP.
+//!
+//! A [`QueryEngine`] is a DataFusion session in which every tier is a table
+//! backed by the commit log of the store: each scan reads the newest
+//! snapshot of the log, so files committed by the ingest pipeline are
+//! visible to the next query without a restart. Files are pruned by the
+//! time range and metric names the query's filters imply before any of them
+//! is opened; Parquet statistics then prune row groups and pages inside the
+//! survivors.
+//!
+//! ```text
+//! POST /api/v1/sql ─▶ http::sql ─▶ guard::check ─▶ QueryEngine::sql ─▶ format::encode
+//!                                                     │
+//!                                   TierTable::scan ◀─┘ (snapshot → prune → Parquet scan)
+//! ```
+//!
+//! # Layout
+//! - [`engine`]: the [`QueryEngine`], a DataFusion session over the store.
+//! - [`table`]: [`TierTable`], one tier as a DataFusion table.
+//! - [`prune`]: what a query's filters imply about which files can match.
+//! - [`guard`]: refusing everything but reads, before and during planning.
+//! - [`format`](mod@format): results as JSON, JSON lines, CSV or Arrow IPC.
+//! - [`http`]: the axum router and server (`POST /api/v1/sql`,
+//!   `GET /health`).
+//! - [`error`]: the crate's [`Error`] and its HTTP status.
+#![warn(missing_docs)]
+
+pub mod engine;
+pub mod error;
+pub mod format;
+pub mod guard;
+pub mod http;
+pub mod prune;
+pub mod table;
+
+pub use engine::QueryEngine;
+pub use error::{Error, Result};
+pub use format::Format;
+pub use table::TierTable;

@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Float64Builder, MapBuilder, MapFieldNames, StringBuilder,
-    TimestampNanosecondBuilder,
+    ArrayRef, Float64Builder, MapBuilder, MapFieldNames, StringBuilder, TimestampNanosecondBuilder,
 };
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -109,8 +108,16 @@ mod tests {
         b.push(s("a", "x", 4, 4.0));
         let batch = b.finish().unwrap();
         assert_eq!(batch.num_rows(), 4);
-        let names = batch.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        let vals = batch.column(3).as_any().downcast_ref::<Float64Array>().unwrap();
+        let names = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let vals = batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
         assert_eq!(names.value(0), "a");
         assert_eq!(names.value(3), "b");
         assert_eq!(

@@ -7,7 +7,11 @@ use strata_pipeline::{IngestOptions, IngestStats, KafkaConfig};
 
 use crate::cli::{IngestArgs, KafkaArgs, StoreArgs};
 
-pub(crate) async fn run(kafka: KafkaArgs, store: StoreArgs, args: IngestArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    kafka: KafkaArgs,
+    store: StoreArgs,
+    args: IngestArgs,
+) -> anyhow::Result<()> {
     let log = super::open_log(&store.store).await?;
     let config = kafka.config(kafka.brokers_or_default());
     let shutdown = super::shutdown_on_signal();
@@ -24,7 +28,11 @@ pub(crate) async fn run(kafka: KafkaArgs, store: StoreArgs, args: IngestArgs) ->
     Ok(res?)
 }
 
-pub(crate) fn options(kafka: KafkaConfig, args: &IngestArgs, source_id: Option<String>) -> IngestOptions {
+pub(crate) fn options(
+    kafka: KafkaConfig,
+    args: &IngestArgs,
+    source_id: Option<String>,
+) -> IngestOptions {
     let mut o = IngestOptions::new(kafka);
     o.flush_interval = args.flush_interval;
     o.flush_rows = args.flush_rows;

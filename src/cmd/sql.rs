@@ -12,7 +12,9 @@ pub(crate) async fn run(server: &str, query: &str, format: &str) -> anyhow::Resu
         .json(&serde_json::json!({ "sql": query, "format": wire }))
         .send()
         .await
-        .with_context(|| format!("could not reach {url}; is `strata serve` or `strata up` running?"))?;
+        .with_context(|| {
+            format!("could not reach {url}; is `strata serve` or `strata up` running?")
+        })?;
     let status = resp.status();
     let body = resp.bytes().await?;
     if !status.is_success() {

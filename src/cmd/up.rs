@@ -77,6 +77,7 @@ pub(crate) async fn run(
         store.store
     );
 
+    let mut demo_producer = None;
     if demo {
         let demo_config = config.clone();
         let demo_opts = ProduceOptions {
@@ -87,15 +88,23 @@ pub(crate) async fn run(
             start_ns: None,
             step: Duration::from_secs(1),
         };
-        tokio::spawn(async move {
+        demo_producer = Some(tokio::spawn(async move {
             if let Err(e) = produce(&demo_config, &demo_opts).await {
                 tracing::error!(error = %e, "demo producer stopped");
             }
-        });
-        let wait = args.flush_interval + Duration::from_secs(3);
-        eprintln!("  Producing demo samples; first query in {}s…\n", wait.as_secs());
+        }));
+        eprintln!(
+            "  Producing demo samples (40 series, 400 samples/s); querying once the first are stored…\n"
+        );
+        let stored = async {
+            while IngestStats::get(&stats.stored_samples) == 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // One more flush, so that every series has a few points.
+            tokio::time::sleep(args.flush_interval).await;
+        };
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {
+            _ = stored => {
                 let (_, batches) = engine.sql(DEMO_QUERY).await?;
                 println!("{DEMO_QUERY}\n{}", pretty_format_batches(&batches)?);
                 eprintln!("\n  Strata keeps running (Ctrl-C stops it). Query again from another terminal:\n    \
@@ -109,6 +118,11 @@ pub(crate) async fn run(
     shutdown.cancel();
     let server_res = server.await?;
     reporter.abort();
+    if let Some(p) = demo_producer {
+        p.abort();
+        let _ = p.await;
+    }
+    // Last: clients must be gone before their broker.
     drop(embedded);
     ingest_res?;
     server_res?;

@@ -64,7 +64,10 @@ mod tests {
     #[test]
     fn partitions_are_hours() {
         let ts = 1_613_707_265_000_000_000; // 2021-02-19T04:01:05Z
-        assert_eq!(partition_dir(Tier::Raw, partition_start(ts)), "raw/2021-02-19/04");
+        assert_eq!(
+            partition_dir(Tier::Raw, partition_start(ts)),
+            "raw/2021-02-19/04"
+        );
         assert_eq!(partition_start(ts) % RAW_PARTITION_NS, 0);
         assert!(partition_start(-1) < 0);
     }

@@ -254,13 +254,13 @@ impl TableLog {
     }
 
     async fn refresh(&self, state: &mut Arc<Snapshot>) -> Result<()> {
-        if let Some(cp) = self.read_last_checkpoint().await? {
-            if cp > state.seq {
-                let path = layout::checkpoint_path(cp);
-                let bytes = self.store.objects().get(&path).await?.bytes().await?;
-                let snap: Snapshot = parse(&path, &bytes)?;
-                *state = Arc::new(snap);
-            }
+        if let Some(cp) = self.read_last_checkpoint().await?
+            && cp > state.seq
+        {
+            let path = layout::checkpoint_path(cp);
+            let bytes = self.store.objects().get(&path).await?.bytes().await?;
+            let snap: Snapshot = parse(&path, &bytes)?;
+            *state = Arc::new(snap);
         }
         loop {
             let path = layout::commit_path(state.seq + 1);

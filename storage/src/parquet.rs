@@ -28,7 +28,9 @@ pub fn raw_writer_properties() -> WriterProperties {
     let ts = ColumnPath::from(col::TS);
     let value = ColumnPath::from(col::VALUE);
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_dictionary_enabled(true)
@@ -38,10 +40,7 @@ pub fn raw_writer_properties() -> WriterProperties {
         .set_column_encoding(value, Encoding::BYTE_STREAM_SPLIT)
         // metric_name (0), labels keys+values (1, 2), ts (3): the sort order
         // of the rows, so readers may rely on it.
-        .set_sorting_columns(Some(vec![
-            sorted(0),
-            sorted(3),
-        ]))
+        .set_sorting_columns(Some(vec![sorted(0), sorted(3)]))
         .build()
 }
 

@@ -169,7 +169,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&format!("file://{}", dir.path().display())).unwrap();
         let p = Path::from("_log/1.json");
-        store.put_durable(&p, Bytes::from_static(b"a"), true).await.unwrap();
+        store
+            .put_durable(&p, Bytes::from_static(b"a"), true)
+            .await
+            .unwrap();
         let err = store
             .put_durable(&p, Bytes::from_static(b"b"), true)
             .await

@@ -34,12 +34,19 @@ pub fn broker() -> String {
 
 /// A topic name no other test uses.
 pub fn unique_topic(test: &str) -> String {
-    format!("t-{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "t-{test}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Produces `(key, payload)` messages and waits for every acknowledgement.
@@ -52,7 +59,9 @@ pub async fn produce_raw(brokers: &str, topic: &str, messages: &[(String, Vec<u8
         .unwrap();
     let mut deliveries = Vec::new();
     for (key, payload) in messages {
-        let rec = FutureRecord::to(topic).key(key.as_bytes()).payload(&payload[..]);
+        let rec = FutureRecord::to(topic)
+            .key(key.as_bytes())
+            .payload(&payload[..]);
         deliveries.push(producer.send_result(rec).map_err(|(e, _)| e).unwrap());
     }
     producer.flush(Duration::from_secs(30)).unwrap();
@@ -69,10 +78,13 @@ pub struct Strata {
 }
 
 impl Strata {
-    pub fn spawn(args: &[&str]) -> Self {
+    pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
             .args(args)
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -103,7 +115,11 @@ impl Strata {
             if let Some(l) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
                 return l.clone();
             }
-            assert!(Instant::now() < deadline, "no line with {needle:?}; log:\n{}", self.dump());
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needle:?}; log:\n{}",
+                self.dump()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -126,7 +142,11 @@ impl Strata {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "strata exited with {status}; log:\n{}", self.dump());
+                assert!(
+                    status.success(),
+                    "strata exited with {status}; log:\n{}",
+                    self.dump()
+                );
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -178,8 +198,15 @@ pub async fn wait_for_rows(dir: &std::path::Path, want: u64, timeout: Duration, 
         if got as u64 == want {
             return;
         }
-        assert!(got as u64 <= want, "more rows ({got}) than produced ({want}); log:\n{}", proc.dump());
+        assert!(
+            got as u64 <= want,
+            "more rows ({got}) than produced ({want}); log:\n{}",
+            proc.dump()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    panic!("{got} rows after {timeout:?}, want {want}; log:\n{}", proc.dump());
+    panic!(
+        "{got} rows after {timeout:?}, want {want}; log:\n{}",
+        proc.dump()
+    );
 }

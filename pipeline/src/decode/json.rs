@@ -33,7 +33,9 @@ pub fn decode(payload: &[u8], limits: DecodeLimits, now_ns: i64) -> Decoded {
                     }
                 }
             }
-            Err(e) => out.rejected.push(whole(format!("invalid JSON: {e}"), payload)),
+            Err(e) => out
+                .rejected
+                .push(whole(format!("invalid JSON: {e}"), payload)),
         },
         Some(b'{') => match decode_one(payload, limits, now_ns) {
             Ok(s) => out.samples.push(s),
@@ -110,7 +112,12 @@ fn decode_one(bytes: &[u8], limits: DecodeLimits, now_ns: i64) -> Result<Sample,
         Some(Value::Number(n)) => n
             .as_f64()
             .ok_or_else(|| format!("\"value\" {n} is not representable as a float"))?,
-        Some(other) => return Err(format!("\"value\" must be a number, found {}", kind(&other))),
+        Some(other) => {
+            return Err(format!(
+                "\"value\" must be a number, found {}",
+                kind(&other)
+            ));
+        }
         None => return Err("missing field \"value\"".into()),
     };
     Ok(Sample {
@@ -144,7 +151,9 @@ mod tests {
 
     #[test]
     fn the_seed_sample() {
-        let d = dec(r#"{"metric_name": "cpu.load", "labels": {"host": "webserver01", "region": "us-west"}, "timestamp": 1613707265, "value": 0.75}"#);
+        let d = dec(
+            r#"{"metric_name": "cpu.load", "labels": {"host": "webserver01", "region": "us-west"}, "timestamp": 1613707265, "value": 0.75}"#,
+        );
         assert!(d.rejected.is_empty(), "{:?}", d.rejected);
         let s = &d.samples[0];
         assert_eq!(s.metric_name, "cpu.load");
@@ -164,7 +173,11 @@ mod tests {
         assert_eq!(d.samples[1].ts_ns, 1_613_707_265_250_000_000);
         assert_eq!(d.rejected.len(), 1);
         assert_eq!(d.rejected[0].index, Some(1));
-        assert!(d.rejected[0].reason.contains("\"value\" must be a number"), "{}", d.rejected[0].reason);
+        assert!(
+            d.rejected[0].reason.contains("\"value\" must be a number"),
+            "{}",
+            d.rejected[0].reason
+        );
         assert!(String::from_utf8_lossy(&d.rejected[0].bytes).contains("high"));
     }
 
@@ -174,21 +187,49 @@ mod tests {
             ("{not json", "invalid JSON"),
             ("", "empty message"),
             ("42", "not a JSON sample"),
-            (r#"{"labels": {}, "timestamp": 1613707265, "value": 1}"#, "missing field \"metric_name\""),
-            (r#"{"metric_name": "m", "value": 1}"#, "missing field \"timestamp\""),
-            (r#"{"metric_name": "m", "timestamp": 1613707265}"#, "missing field \"value\""),
-            (r#"{"metric_name": "m", "timestamp": 1613707265, "value": null}"#, "must be a number, found null"),
-            (r#"{"metric_name": "m", "timestamp": 12, "value": 1}"#, "before 1990"),
-            (r#"{"metric_name": "m", "timestamp": 4102444800, "value": 1}"#, "ahead of this server's clock"),
-            (r#"{"metric_name": "m", "timestamp": true, "value": 1}"#, "must be a number or an RFC 3339 string"),
-            (r#"{"metric_name": "m", "labels": {"a": 1}, "timestamp": 1613707265, "value": 1}"#, "label \"a\" must be a string"),
+            (
+                r#"{"labels": {}, "timestamp": 1613707265, "value": 1}"#,
+                "missing field \"metric_name\"",
+            ),
+            (
+                r#"{"metric_name": "m", "value": 1}"#,
+                "missing field \"timestamp\"",
+            ),
+            (
+                r#"{"metric_name": "m", "timestamp": 1613707265}"#,
+                "missing field \"value\"",
+            ),
+            (
+                r#"{"metric_name": "m", "timestamp": 1613707265, "value": null}"#,
+                "must be a number, found null",
+            ),
+            (
+                r#"{"metric_name": "m", "timestamp": 12, "value": 1}"#,
+                "before 1990",
+            ),
+            (
+                r#"{"metric_name": "m", "timestamp": 4102444800, "value": 1}"#,
+                "ahead of this server's clock",
+            ),
+            (
+                r#"{"metric_name": "m", "timestamp": true, "value": 1}"#,
+                "must be a number or an RFC 3339 string",
+            ),
+            (
+                r#"{"metric_name": "m", "labels": {"a": 1}, "timestamp": 1613707265, "value": 1}"#,
+                "label \"a\" must be a string",
+            ),
             ("[1, 2", "invalid JSON"),
         ];
         for (input, want) in cases {
             let d = dec(input);
             assert!(d.samples.is_empty(), "{input}");
             assert_eq!(d.rejected.len(), 1, "{input}");
-            assert!(d.rejected[0].reason.contains(want), "{input}: {}", d.rejected[0].reason);
+            assert!(
+                d.rejected[0].reason.contains(want),
+                "{input}: {}",
+                d.rejected[0].reason
+            );
         }
     }
 }

@@ -17,7 +17,9 @@ pub fn from_number(n: &Number) -> Result<i64, String> {
     if n.as_u64().is_some() {
         return Err(format!("timestamp {n} is out of range"));
     }
-    let f = n.as_f64().ok_or_else(|| format!("timestamp {n} is not a number"))?;
+    let f = n
+        .as_f64()
+        .ok_or_else(|| format!("timestamp {n} is not a number"))?;
     from_float(f)
 }
 

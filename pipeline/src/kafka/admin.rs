@@ -17,9 +17,28 @@ use crate::error::{Error, Result};
 /// that already exist are left as they are.
 pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = config.admin().create()?;
-    let new: Vec<NewTopic<'_>> = topics
+    // Listing all topics never auto-creates one (asking for a named topic
+    // may, with the broker's defaults instead of ours).
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(30))?;
+    let missing: Vec<&str> = topics
         .iter()
-        .map(|t| NewTopic::new(t, config.partitions, TopicReplication::Fixed(config.replication)))
+        .copied()
+        .filter(|t| !metadata.topics().iter().any(|m| m.name() == *t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let new: Vec<NewTopic<'_>> = missing
+        .iter()
+        .map(|t| {
+            NewTopic::new(
+                t,
+                config.partitions,
+                TopicReplication::Fixed(config.replication),
+            )
+        })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin.create_topics(&new, &opts).await?;
@@ -30,7 +49,9 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<()> 
                 tracing::debug!(%topic, "topic exists")
             }
             Err((topic, code)) => {
-                return Err(Error::Setup(format!("could not create topic {topic}: {code}")));
+                return Err(Error::Setup(format!(
+                    "could not create topic {topic}: {code}"
+                )));
             }
         }
     }

@@ -104,7 +104,8 @@ mod tests {
     #[test]
     fn user_properties_override_defaults() {
         let mut k = KafkaConfig::new("b:1");
-        k.properties.push(parse_property("fetch.wait.max.ms=100").unwrap());
+        k.properties
+            .push(parse_property("fetch.wait.max.ms=100").unwrap());
         assert_eq!(k.consumer().get("fetch.wait.max.ms"), Some("100"));
         assert_eq!(k.consumer().get("enable.auto.commit"), Some("false"));
         assert_eq!(k.producer().get("acks"), Some("all"));

@@ -94,7 +94,10 @@ mod tests {
         let mut buf = RawBuffer::default();
         let hour = 3_600_000_000_000i64;
         let base = 1_700_000_000_000_000_000 / hour * hour;
-        for (i, ts) in [base + 5, base + hour + 1, base + 2, base + hour + 9].into_iter().enumerate() {
+        for (i, ts) in [base + 5, base + hour + 1, base + 2, base + hour + 9]
+            .into_iter()
+            .enumerate()
+        {
             buf.push(Sample {
                 metric_name: if i % 2 == 0 { "b".into() } else { "a".into() },
                 labels: Labels::default(),
@@ -105,9 +108,15 @@ mod tests {
         assert_eq!(buf.rows(), 4);
         let files = buf.write(&store).await.unwrap();
         assert_eq!(files.len(), 2);
-        assert_eq!((files[0].min_ts_ns, files[0].max_ts_ns), (base + 2, base + 5));
+        assert_eq!(
+            (files[0].min_ts_ns, files[0].max_ts_ns),
+            (base + 2, base + 5)
+        );
         assert_eq!(files[1].partition_start_ns, base + hour);
-        assert_eq!((files[1].min_metric.as_str(), files[1].max_metric.as_str()), ("a", "a"));
+        assert_eq!(
+            (files[1].min_metric.as_str(), files[1].max_metric.as_str()),
+            ("a", "a")
+        );
         assert!(files[0].path.starts_with("raw/"));
         assert!(files.iter().all(|f| f.rows == 2 && f.bytes > 0));
     }

@@ -71,7 +71,10 @@ async fn a_stale_writer_is_fenced() {
         })
         .await
         .unwrap();
-    assert!(matches!(refused, CommitOutcome::Conflict { .. }), "{refused:?}");
+    assert!(
+        matches!(refused, CommitOutcome::Conflict { .. }),
+        "{refused:?}"
+    );
     let snap = b.snapshot().await.unwrap();
     assert!(!snap.files.contains_key("raw/dup.parquet"));
     // Writers on other partitions never conflict.
