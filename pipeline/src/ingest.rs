@@ -185,16 +185,20 @@ impl Ingest {
         Ok(())
     }
 
-    /// Reads the log's offsets for this source.
-    async fn load_positions(&mut self) -> Result<()> {
+    /// Reads the log's offsets for this source, and makes them the
+    /// positions partitions are assigned at.
+    async fn load_positions(&mut self) -> Result<HashMap<i32, i64>> {
         let snap = self.log.snapshot().await?;
-        let found: HashMap<i32, i64> = snap
+        let stored: HashMap<i32, i64> = snap
             .offsets
             .get(&self.source)
             .map(|m| m.iter().map(|(p, o)| (*p, *o)).collect())
             .unwrap_or_default();
-        *self.positions.lock().expect("positions lock") = found;
-        Ok(())
+        self.positions
+            .lock()
+            .expect("positions lock")
+            .clone_from(&stored);
+        Ok(stored)
     }
 
     async fn on_rebalance(&mut self, event: Rebalance) -> Result<()> {
@@ -330,12 +334,7 @@ impl Ingest {
 
     /// Re-reads the log's offsets and moves every owned partition there.
     async fn resync(&mut self) -> Result<()> {
-        let snap = self.log.snapshot().await?;
-        let stored: HashMap<i32, i64> = snap
-            .offsets
-            .get(&self.source)
-            .map(|m| m.iter().map(|(p, o)| (*p, *o)).collect())
-            .unwrap_or_default();
+        let stored = self.load_positions().await?;
         for p in &self.assigned {
             let offset = stored
                 .get(p)
@@ -343,7 +342,6 @@ impl Ingest {
             self.consumer
                 .seek(&self.opts.kafka.topic, *p, offset, Duration::from_secs(10))?;
         }
-        *self.positions.lock().expect("positions lock") = stored;
         Ok(())
     }
 }

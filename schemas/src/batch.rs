@@ -1,5 +1,6 @@
 //! Samples → Arrow record batches in storage order (series, then time).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -8,18 +9,22 @@ use datafusion::arrow::array::{
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use crate::sample::Sample;
+use crate::sample::{Labels, Sample};
 use crate::tier::Tier;
 
 /// Accumulates samples and turns them into one raw-tier [`RecordBatch`]
 /// sorted by series (metric name, then labels) and then time.
 ///
+/// Samples are grouped by series as they arrive, so the final sort orders
+/// series (few, string keys) and then each series' points (integers),
+/// instead of comparing names and labels for every pair of samples.
 /// Sorting by metric name first gives each Parquet row group tight
 /// `metric_name` statistics, which is what lets a query for one metric skip
 /// the rest.
 #[derive(Debug, Default)]
 pub struct SampleBatchBuilder {
-    samples: Vec<Sample>,
+    series: HashMap<(String, Labels), Vec<(i64, f64)>>,
+    rows: usize,
 }
 
 impl SampleBatchBuilder {
@@ -30,28 +35,28 @@ impl SampleBatchBuilder {
 
     /// Adds one sample.
     pub fn push(&mut self, sample: Sample) {
-        self.samples.push(sample);
+        self.series
+            .entry((sample.metric_name, sample.labels))
+            .or_default()
+            .push((sample.ts_ns, sample.value));
+        self.rows += 1;
     }
 
     /// Number of samples held.
     pub fn len(&self) -> usize {
-        self.samples.len()
+        self.rows
     }
 
     /// True when no sample is held.
     pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
+        self.rows == 0
     }
 
     /// Sorts the samples into storage order and builds the batch.
-    pub fn finish(mut self) -> Result<RecordBatch, ArrowError> {
-        self.samples.sort_by(|a, b| {
-            a.metric_name
-                .cmp(&b.metric_name)
-                .then_with(|| a.labels.cmp(&b.labels))
-                .then_with(|| a.ts_ns.cmp(&b.ts_ns))
-        });
-        let n = self.samples.len();
+    pub fn finish(self) -> Result<RecordBatch, ArrowError> {
+        let n = self.rows;
+        let mut series: Vec<_> = self.series.into_iter().collect();
+        series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut names = StringBuilder::with_capacity(n, n * 16);
         let mut labels = MapBuilder::new(
             Some(MapFieldNames {
@@ -64,15 +69,19 @@ impl SampleBatchBuilder {
         );
         let mut ts = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
         let mut values = Float64Builder::with_capacity(n);
-        for s in &self.samples {
-            names.append_value(&s.metric_name);
-            for (k, v) in s.labels.pairs() {
-                labels.keys().append_value(k);
-                labels.values().append_value(v);
+        for ((name, series_labels), mut points) in series {
+            // Stable: equal timestamps keep their arrival order.
+            points.sort_by_key(|p| p.0);
+            for (t, v) in points {
+                names.append_value(&name);
+                for (k, val) in series_labels.pairs() {
+                    labels.keys().append_value(k);
+                    labels.values().append_value(val);
+                }
+                labels.append(true)?;
+                ts.append_value(t);
+                values.append_value(v);
             }
-            labels.append(true)?;
-            ts.append_value(s.ts_ns);
-            values.append_value(s.value);
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(names.finish()),
@@ -87,7 +96,6 @@ impl SampleBatchBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Labels;
     use datafusion::arrow::array::{Array, Float64Array, StringArray};
 
     fn s(name: &str, host: &str, ts: i64, v: f64) -> Sample {
