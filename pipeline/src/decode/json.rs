@@ -6,8 +6,9 @@
 //! each bad one is rejected with its index.
 
 use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 use strata_schemas::{Labels, Sample};
 
 use super::timestamp;
@@ -19,23 +20,30 @@ pub fn decode(payload: &[u8], limits: DecodeLimits, now_ns: i64) -> Decoded {
     let mut out = Decoded::default();
     let first = payload.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
-        Some(b'[') => match serde_json::from_slice::<Vec<&RawValue>>(payload) {
-            Ok(elements) => {
-                out.samples.reserve(elements.len());
-                for (i, el) in elements.iter().enumerate() {
-                    match decode_one(el.get().as_bytes(), limits, now_ns) {
+        // Fast path: one pass over the array. It fails as a whole only when
+        // an element is not an object or the JSON is broken; then the slow
+        // path below tells which element and why.
+        Some(b'[') => match serde_json::from_slice::<Vec<Wire>>(payload) {
+            Ok(wires) => {
+                out.samples.reserve(wires.len());
+                let mut raw: Option<Vec<&RawValue>> = None;
+                for (i, wire) in wires.into_iter().enumerate() {
+                    match wire.into_sample(limits, now_ns) {
                         Ok(s) => out.samples.push(s),
-                        Err(reason) => out.rejected.push(Rejected {
-                            reason: format!("element {i}: {reason}"),
-                            index: Some(i),
-                            bytes: el.get().as_bytes().to_vec(),
-                        }),
+                        Err(reason) => {
+                            // Rare: find the element's bytes for its dead letter.
+                            let raw = raw.get_or_insert_with(|| {
+                                serde_json::from_slice(payload).unwrap_or_default()
+                            });
+                            let bytes = raw
+                                .get(i)
+                                .map_or_else(Vec::new, |r| r.get().as_bytes().to_vec());
+                            out.rejected.push(element(i, reason, bytes));
+                        }
                     }
                 }
             }
-            Err(e) => out
-                .rejected
-                .push(whole(format!("invalid JSON: {e}"), payload)),
+            Err(_) => decode_elements(payload, limits, now_ns, &mut out),
         },
         Some(b'{') => match decode_one(payload, limits, now_ns) {
             Ok(s) => out.samples.push(s),
@@ -50,6 +58,36 @@ pub fn decode(payload: &[u8], limits: DecodeLimits, now_ns: i64) -> Decoded {
     out
 }
 
+/// Decodes an array element by element, so that elements that are not
+/// sample objects are rejected one by one.
+fn decode_elements(payload: &[u8], limits: DecodeLimits, now_ns: i64, out: &mut Decoded) {
+    match serde_json::from_slice::<Vec<&RawValue>>(payload) {
+        Ok(elements) => {
+            out.samples.reserve(elements.len());
+            for (i, el) in elements.iter().enumerate() {
+                match decode_one(el.get().as_bytes(), limits, now_ns) {
+                    Ok(s) => out.samples.push(s),
+                    Err(reason) => {
+                        out.rejected
+                            .push(element(i, reason, el.get().as_bytes().to_vec()))
+                    }
+                }
+            }
+        }
+        Err(e) => out
+            .rejected
+            .push(whole(format!("invalid JSON: {e}"), payload)),
+    }
+}
+
+fn element(i: usize, reason: String, bytes: Vec<u8>) -> Rejected {
+    Rejected {
+        reason: format!("element {i}: {reason}"),
+        index: Some(i),
+        bytes,
+    }
+}
+
 fn whole(reason: String, payload: &[u8]) -> Rejected {
     Rejected {
         reason,
@@ -60,13 +98,103 @@ fn whole(reason: String, payload: &[u8]) -> Rejected {
 
 #[derive(Deserialize)]
 struct Wire {
-    metric_name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    metric_name: Option<Value>,
     #[serde(default)]
-    labels: Option<Map<String, Value>>,
+    labels: LabelPairs,
     #[serde(default, deserialize_with = "present")]
     timestamp: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     value: Option<Value>,
+}
+
+/// The `labels` object read straight into pairs (no intermediate map), with
+/// the first problem kept as a reason rather than a serde error, so that the
+/// dead letter says what was wrong in the producer's terms.
+#[derive(Default)]
+struct LabelPairs {
+    pairs: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+impl LabelPairs {
+    fn wrong(found: String) -> Self {
+        Self {
+            pairs: Vec::new(),
+            error: Some(format!(
+                "\"labels\" must be an object of strings, found {found}"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LabelPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = LabelPairs;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of string labels")
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::default())
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(format!("boolean {v}")))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(format!("number {v}")))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(format!("number {v}")))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(format!("number {v}")))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(format!("string {v:?}")))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LabelPairs, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(LabelPairs::wrong("an array".into()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelPairs, A::Error> {
+                let mut out = LabelPairs::default();
+                while let Some(k) = map.next_key::<String>()? {
+                    let v: Value = map.next_value()?;
+                    if out.error.is_some() {
+                        continue;
+                    }
+                    match v {
+                        _ if k.is_empty() => {
+                            out.error = Some("label names must not be empty".into())
+                        }
+                        Value::String(s) => out.pairs.push((k, s)),
+                        other => {
+                            out.error = Some(format!(
+                                "label {k:?} must be a string, found {}",
+                                kind(&other)
+                            ))
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// Tells a field given as `null` (`Some(Null)`) from a missing one (`None`).
@@ -76,56 +204,58 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 
 fn decode_one(bytes: &[u8], limits: DecodeLimits, now_ns: i64) -> Result<Sample, String> {
     let wire: Wire = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
-    let metric_name = match wire.metric_name {
-        Some(n) if !n.is_empty() => n,
-        Some(_) => return Err("\"metric_name\" is empty".into()),
-        None => return Err("missing field \"metric_name\"".into()),
-    };
-    let mut pairs = Vec::new();
-    for (k, v) in wire.labels.unwrap_or_default() {
-        if k.is_empty() {
-            return Err("label names must not be empty".into());
-        }
-        match v {
-            Value::String(s) => pairs.push((k, s)),
-            other => {
+    wire.into_sample(limits, now_ns)
+}
+
+impl Wire {
+    fn into_sample(self, limits: DecodeLimits, now_ns: i64) -> Result<Sample, String> {
+        let wire = self;
+        let metric_name = match wire.metric_name {
+            Some(Value::String(n)) if !n.is_empty() => n,
+            Some(Value::String(_)) => return Err("\"metric_name\" is empty".into()),
+            Some(other) => {
                 return Err(format!(
-                    "label {k:?} must be a string, found {}",
+                    "\"metric_name\" must be a string, found {}",
                     kind(&other)
                 ));
             }
+            None => return Err("missing field \"metric_name\"".into()),
+        };
+        if let Some(reason) = wire.labels.error {
+            return Err(reason);
         }
+        let pairs = wire.labels.pairs;
+        let ts_ns = match wire.timestamp {
+            Some(Value::Number(n)) => timestamp::from_number(&n)?,
+            Some(Value::String(s)) => timestamp::from_rfc3339(&s)?,
+            Some(other) => {
+                return Err(format!(
+                    "\"timestamp\" must be a number or an RFC 3339 string, found {}",
+                    kind(&other)
+                ));
+            }
+            None => return Err("missing field \"timestamp\"".into()),
+        };
+        let ts_ns = timestamp::check_range(ts_ns, now_ns, limits.max_future_ns)?;
+        let value = match wire.value {
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .ok_or_else(|| format!("\"value\" {n} is not representable as a float"))?,
+            Some(other) => {
+                return Err(format!(
+                    "\"value\" must be a number, found {}",
+                    kind(&other)
+                ));
+            }
+            None => return Err("missing field \"value\"".into()),
+        };
+        Ok(Sample {
+            metric_name,
+            labels: Labels::from_pairs(pairs),
+            ts_ns,
+            value,
+        })
     }
-    let ts_ns = match wire.timestamp {
-        Some(Value::Number(n)) => timestamp::from_number(&n)?,
-        Some(Value::String(s)) => timestamp::from_rfc3339(&s)?,
-        Some(other) => {
-            return Err(format!(
-                "\"timestamp\" must be a number or an RFC 3339 string, found {}",
-                kind(&other)
-            ));
-        }
-        None => return Err("missing field \"timestamp\"".into()),
-    };
-    let ts_ns = timestamp::check_range(ts_ns, now_ns, limits.max_future_ns)?;
-    let value = match wire.value {
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .ok_or_else(|| format!("\"value\" {n} is not representable as a float"))?,
-        Some(other) => {
-            return Err(format!(
-                "\"value\" must be a number, found {}",
-                kind(&other)
-            ));
-        }
-        None => return Err("missing field \"value\"".into()),
-    };
-    Ok(Sample {
-        metric_name,
-        labels: Labels::from_pairs(pairs),
-        ts_ns,
-        value,
-    })
 }
 
 fn kind(v: &Value) -> String {
@@ -182,6 +312,39 @@ mod tests {
     }
 
     #[test]
+    fn arrays_with_elements_that_are_not_samples() {
+        let d = dec(
+            r#"[1, {"metric_name": "a", "timestamp": 1613707265, "value": 1}, {"metric_name": 5, "timestamp": 1613707265, "value": 1}]"#,
+        );
+        assert_eq!(d.samples.len(), 1);
+        assert_eq!(d.rejected.len(), 2);
+        assert_eq!(
+            (d.rejected[0].index, d.rejected[0].bytes.as_slice()),
+            (Some(0), &b"1"[..])
+        );
+        assert!(
+            d.rejected[1]
+                .reason
+                .contains("\"metric_name\" must be a string"),
+            "{:?}",
+            d.rejected[1]
+        );
+        // The fast path still finds the bytes of a bad element.
+        let d = dec(
+            r#"[{"metric_name": "a", "timestamp": 1613707265, "value": 1}, {"metric_name": "b", "labels": [1], "timestamp": 1613707265, "value": 1}]"#,
+        );
+        assert_eq!(d.samples.len(), 1);
+        assert!(
+            d.rejected[0].reason.contains("found an array"),
+            "{:?}",
+            d.rejected[0]
+        );
+        assert!(
+            String::from_utf8_lossy(&d.rejected[0].bytes).starts_with(r#"{"metric_name": "b""#)
+        );
+    }
+
+    #[test]
     fn reasons_for_bad_messages() {
         let cases = [
             ("{not json", "invalid JSON"),
@@ -220,6 +383,14 @@ mod tests {
                 "label \"a\" must be a string",
             ),
             ("[1, 2", "invalid JSON"),
+            (
+                r#"{"metric_name": "m", "labels": "x", "timestamp": 1613707265, "value": 1}"#,
+                "must be an object of strings, found string",
+            ),
+            (
+                r#"{"metric_name": "m", "labels": {"": "x"}, "timestamp": 1613707265, "value": 1}"#,
+                "label names must not be empty",
+            ),
         ];
         for (input, want) in cases {
             let d = dec(input);
