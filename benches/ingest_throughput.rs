@@ -142,8 +142,21 @@ async fn ingest_to_parquet(kafka: &KafkaConfig, samples: u64, run: usize) -> f64
         })
     };
     let d2 = Arc::clone(&done);
-    strata_pipeline::run_ingest(opts, log, stats, async move { d2.notified().await })
-        .await
-        .expect("ingest");
-    watcher.await.unwrap()
+    strata_pipeline::run_ingest(
+        opts,
+        Arc::clone(&log),
+        stats,
+        async move { d2.notified().await },
+    )
+    .await
+    .expect("ingest");
+    let secs = watcher.await.unwrap();
+    let snap = log.snapshot().await.unwrap();
+    let bytes: u64 = snap.files.values().map(|f| f.bytes).sum();
+    eprintln!(
+        "  raw tier: {} files, {:.2} bytes/sample",
+        snap.files.len(),
+        bytes as f64 / samples as f64
+    );
+    secs
 }
