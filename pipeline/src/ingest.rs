@@ -27,7 +27,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable};
 use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use strata_storage::{Commit, CommitOutcome, OffsetRange, TableLog};
@@ -40,6 +42,32 @@ use crate::kafka::source::{IngestConsumer, IngestContext, Positions, Rebalance};
 use crate::kafka::{KafkaConfig, admin};
 use crate::stats::IngestStats;
 use crate::tier::RawBuffer;
+
+/// Retries `op` while the store fails, with exponential backoff (100 ms
+/// up to 30 s). A store outage pauses ingest; it does not end it, and
+/// nothing is committed until the store answers again.
+async fn retry<T, F, Fut>(what: &str, op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, Error>>,
+{
+    op.retry(
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(30))
+            .without_max_times(),
+    )
+    .when(|e| {
+        matches!(
+            e,
+            Error::Storage(
+                strata_storage::Error::ObjectStore(_) | strata_storage::Error::Io { .. }
+            )
+        )
+    })
+    .notify(|e, after| tracing::warn!(error = %e, retry_in = ?after, "store failed while {what}"))
+    .await
+}
 
 /// How `strata ingest` runs.
 #[derive(Debug, Clone)]
@@ -132,6 +160,11 @@ struct Batch {
     /// next offset after the last message taken.
     ranges: BTreeMap<i32, (Option<i64>, i64)>,
     started: Option<Instant>,
+    /// Dead letters sent for this batch, and the first one's reason and
+    /// origin, logged once per batch so that a flood of bad input cannot
+    /// flood the log.
+    dead_letters: u64,
+    first_dead_letter: Option<String>,
 }
 
 struct Ingest {
@@ -168,7 +201,16 @@ impl Ingest {
                     }
                 }
                 msg = self.consumer.recv() => {
-                    let msg = msg?;
+                    let msg = match msg {
+                        Ok(m) => m,
+                        Err(e @ KafkaError::MessageConsumptionFatal(_)) => return Err(e.into()),
+                        Err(e) => {
+                            // Transient (broker down, rebalance in flight):
+                            // librdkafka retries by itself.
+                            tracing::warn!(error = %e, "kafka consumer error");
+                            continue;
+                        }
+                    };
                     let (partition, offset) = (msg.partition(), msg.offset());
                     let key = msg.key().map(<[u8]>::to_vec);
                     let payload = msg.payload().unwrap_or_default().to_vec();
@@ -264,6 +306,12 @@ impl Ingest {
             };
             self.dlq.send(origin, rejected).await?;
         }
+        if let Some(first) = decoded.rejected.first() {
+            self.batch.first_dead_letter.get_or_insert_with(|| {
+                format!("partition {partition} offset {offset}: {}", first.reason)
+            });
+        }
+        self.batch.dead_letters += decoded.rejected.len() as u64;
         IngestStats::add(&self.stats.dead_letters, decoded.rejected.len() as u64);
         IngestStats::add(&self.stats.accepted_samples, decoded.samples.len() as u64);
         for s in decoded.samples {
@@ -285,8 +333,25 @@ impl Ingest {
         }
         let batch = std::mem::take(&mut self.batch);
         self.dlq.flush().await?;
+        if let Some(first) = &batch.first_dead_letter {
+            tracing::warn!(
+                count = batch.dead_letters,
+                topic = %self.opts.kafka.dlq_topic,
+                first = %first,
+                "dead-lettered undecodable input"
+            );
+        }
         let rows = batch.buffer.rows() as u64;
-        let files = batch.buffer.write(self.log.store()).await?;
+        let encoded = batch.buffer.encode().await?;
+        let store = self.log.store();
+        retry("writing data files", || async {
+            for e in &encoded {
+                e.put(store).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        let files: Vec<_> = encoded.into_iter().map(|e| e.file).collect();
         let nfiles = files.len() as u64;
         let commit = Commit {
             add: files,
@@ -303,7 +368,13 @@ impl Ingest {
                 .collect(),
             writer: self.writer.clone(),
         };
-        match self.log.commit(commit).await? {
+        // A commit retried after an ambiguous failure (it did land) comes
+        // back as a conflict with itself; resync then resumes after it.
+        match retry("committing", || async {
+            Ok(self.log.commit(commit.clone()).await?)
+        })
+        .await?
+        {
             CommitOutcome::Committed { seq } => {
                 let mut tpl = TopicPartitionList::new();
                 {

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
 use datafusion::arrow::array::{Array, StringArray, TimestampNanosecondArray};
 use datafusion::arrow::compute::{max, min};
 use datafusion::arrow::record_batch::RecordBatch;
+use object_store::path::Path;
 use strata_schemas::{Sample, SampleBatchBuilder, Tier};
 use strata_storage::{DataFile, Store, layout, parquet};
 
@@ -36,9 +38,8 @@ impl RawBuffer {
         self.rows == 0
     }
 
-    /// Writes one file per partition and returns their descriptions, ready
-    /// to be committed. The files stay invisible until then.
-    pub async fn write(self, store: &Store) -> Result<Vec<DataFile>> {
+    /// Encodes one Parquet file per partition, in memory, ready to be put.
+    pub async fn encode(self) -> Result<Vec<EncodedFile>> {
         let mut files = Vec::with_capacity(self.partitions.len());
         for (start, builder) in self.partitions {
             let (batch, bytes) = tokio::task::spawn_blocking(move || -> Result<_> {
@@ -49,11 +50,37 @@ impl RawBuffer {
             .await
             .expect("encode task panicked")?;
             let path = layout::new_data_file(&layout::partition_dir(Tier::Raw, start));
-            let size = bytes.len() as u64;
-            store.put_durable(&path, bytes, true).await?;
-            files.push(describe(&batch, path.to_string(), start, size));
+            let file = describe(&batch, path.to_string(), start, bytes.len() as u64);
+            files.push(EncodedFile { path, bytes, file });
         }
         Ok(files)
+    }
+}
+
+/// A data file encoded in memory, not yet in the store.
+#[derive(Debug, Clone)]
+pub struct EncodedFile {
+    path: Path,
+    bytes: Bytes,
+    /// What the commit will say about it.
+    pub file: DataFile,
+}
+
+impl EncodedFile {
+    /// Puts the file in the store, where it stays invisible until a commit
+    /// names it. Idempotent: a retry after an ambiguous failure finds its
+    /// own earlier write (the path is unique to this file).
+    pub async fn put(&self, store: &Store) -> Result<()> {
+        match store
+            .put_durable(&self.path, self.bytes.clone(), true)
+            .await
+        {
+            Ok(())
+            | Err(strata_storage::Error::ObjectStore(object_store::Error::AlreadyExists {
+                ..
+            })) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -106,7 +133,12 @@ mod tests {
             });
         }
         assert_eq!(buf.rows(), 4);
-        let files = buf.write(&store).await.unwrap();
+        let encoded = buf.encode().await.unwrap();
+        for e in &encoded {
+            e.put(&store).await.unwrap();
+            e.put(&store).await.unwrap(); // a retry is harmless
+        }
+        let files: Vec<DataFile> = encoded.into_iter().map(|e| e.file).collect();
         assert_eq!(files.len(), 2);
         assert_eq!(
             (files[0].min_ts_ns, files[0].max_ts_ns),
