@@ -21,7 +21,13 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[&str]) -> Result<()> 
     // may, with the broker's defaults instead of ours).
     let metadata = admin
         .inner()
-        .fetch_metadata(None, Duration::from_secs(30))?;
+        .fetch_metadata(None, Duration::from_secs(30))
+        .map_err(|e| {
+            Error::Setup(format!(
+                "could not reach Kafka at {} ({e}); is the broker running, and is --brokers right?",
+                config.brokers
+            ))
+        })?;
     let missing: Vec<&str> = topics
         .iter()
         .copied()
