@@ -19,8 +19,8 @@
 //! Offsets are only meaningful for one incarnation of a topic, so they are
 //! kept per *source*: the Kafka cluster id plus the topic name (a fresh
 //! embedded broker gets a fresh id). When the broker resets a partition to
-//! an offset below the stored one (the topic was recreated or truncated),
-//! its messages are read as new, never skipped.
+//! an offset below the one it was started at (the topic was recreated or
+//! truncated), its messages are read as new, never skipped.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -42,6 +42,43 @@ use crate::kafka::source::{IngestConsumer, IngestContext, Positions, Rebalance};
 use crate::kafka::{KafkaConfig, admin};
 use crate::stats::IngestStats;
 use crate::tier::RawBuffer;
+
+/// What to do with a message at `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// New: decode and buffer it.
+    Take,
+    /// Already in the batch or in the store: skip it.
+    Replay,
+    /// Below where the partition was started: the broker reset our position
+    /// (`auto.offset.reset` after the topic was recreated or truncated), so
+    /// its offsets start over and the message is new.
+    Reset,
+}
+
+/// Decides whether a message is new. `batch_next`: next offset after the
+/// batch's range of this partition; `stored`: the log's next offset;
+/// `started_at`: where the partition was assigned or sought.
+///
+/// A partition is started at the log's offset as known then; by the time
+/// messages arrive the log may have moved further (this process flushed
+/// the batch that held them), so "below the log" alone does not mean a
+/// reset: only "below where we started" does.
+fn classify(
+    offset: i64,
+    batch_next: Option<i64>,
+    stored: Option<i64>,
+    started_at: Option<i64>,
+) -> Arrival {
+    if batch_next.is_some_and(|n| offset < n) {
+        return Arrival::Replay;
+    }
+    match (stored, started_at) {
+        (_, Some(start)) if offset < start => Arrival::Reset,
+        (Some(n), _) if offset < n => Arrival::Replay,
+        _ => Arrival::Take,
+    }
+}
 
 /// Retries `op` while the store fails, with exponential backoff (100 ms
 /// up to 30 s). A store outage pauses ingest; it does not end it, and
@@ -239,6 +276,7 @@ impl Ingest {
         self.positions
             .lock()
             .expect("positions lock")
+            .stored
             .clone_from(&stored);
         Ok(stored)
     }
@@ -266,33 +304,35 @@ impl Ingest {
         payload: &[u8],
     ) -> Result<()> {
         IngestStats::add(&self.stats.messages, 1);
-        let stored = self
-            .positions
-            .lock()
-            .expect("positions lock")
-            .get(&partition)
-            .copied();
-        match (self.batch.ranges.get(&partition), stored) {
-            (Some(&(_, next)), _) if offset < next => {
-                // Already in this batch: redelivered after a rebalance.
+        let (stored, started_at) = {
+            let o = self.positions.lock().expect("positions lock");
+            (
+                o.stored.get(&partition).copied(),
+                o.started_at.get(&partition).copied(),
+            )
+        };
+        let batch_next = self.batch.ranges.get(&partition).map(|r| r.1);
+        match classify(offset, batch_next, stored, started_at) {
+            Arrival::Take => {}
+            Arrival::Replay => {
                 IngestStats::add(&self.stats.skipped_replays, 1);
                 return Ok(());
             }
-            (None, Some(n)) if offset < n => {
-                // Partitions are only ever assigned or sought at the log's
-                // offset, so an earlier offset means the broker reset our
-                // position (`auto.offset.reset`): the topic was recreated or
-                // truncated and its offsets start over. Its messages are
-                // new: take them, never skip them as "already stored".
+            Arrival::Reset => {
                 tracing::warn!(
                     partition,
                     offset,
-                    stored_next = n,
-                    "the broker moved this partition before the stored offset: \
+                    stored_next = stored,
+                    "the broker moved this partition before where it was started: \
                      topic recreated or truncated; reading it as new"
                 );
+                // The partition restarts here. The old stored offset stays
+                // the commit's precondition (`from`, below) but no longer
+                // decides what is a replay.
+                let mut o = self.positions.lock().expect("positions lock");
+                o.stored.remove(&partition);
+                o.started_at.insert(partition, offset);
             }
-            _ => {}
         }
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
         let decoded = decode::json::decode(payload, self.opts.limits, now);
@@ -380,7 +420,7 @@ impl Ingest {
                 {
                     let mut positions = self.positions.lock().expect("positions lock");
                     for (p, (_, to)) in &batch.ranges {
-                        positions.insert(*p, *to);
+                        positions.stored.insert(*p, *to);
                         tpl.add_partition_offset(&self.opts.kafka.topic, *p, Offset::Offset(*to))?;
                     }
                 }
@@ -405,14 +445,39 @@ impl Ingest {
 
     /// Re-reads the log's offsets and moves every owned partition there.
     async fn resync(&mut self) -> Result<()> {
-        let stored = self.load_positions().await?;
+        self.load_positions().await?;
         for p in &self.assigned {
-            let offset = stored
-                .get(p)
-                .map_or(Offset::Beginning, |o| Offset::Offset(*o));
+            let offset = self.positions.lock().expect("positions lock").start(*p);
             self.consumer
                 .seek(&self.opts.kafka.topic, *p, offset, Duration::from_secs(10))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Arrival, classify};
+
+    #[test]
+    fn arrivals() {
+        // Fresh partition, nothing stored.
+        assert_eq!(classify(0, None, None, None), Arrival::Take);
+        // Started at the stored offset 100.
+        assert_eq!(classify(100, None, Some(100), Some(100)), Arrival::Take);
+        // Redelivered inside the unflushed batch [100, 150).
+        assert_eq!(
+            classify(120, Some(150), Some(100), Some(100)),
+            Arrival::Replay
+        );
+        // The same process was re-assigned the partition at the stale 100,
+        // then flushed its batch up to 150: 120 is a replay, not a reset.
+        assert_eq!(classify(120, None, Some(150), Some(100)), Arrival::Replay);
+        assert_eq!(classify(150, None, Some(150), Some(100)), Arrival::Take);
+        // Started at 2400, the broker resets to 0: the topic is new.
+        assert_eq!(classify(0, None, Some(2400), Some(2400)), Arrival::Reset);
+        // After a reset ingest forgets 2400 and restarts the partition at 0.
+        assert_eq!(classify(1, Some(1), None, Some(0)), Arrival::Take);
+        assert_eq!(classify(0, Some(1), None, Some(0)), Arrival::Replay);
     }
 }

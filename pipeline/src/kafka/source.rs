@@ -24,8 +24,37 @@ pub enum Rebalance {
     Revoked(Vec<i32>),
 }
 
-/// Next offset to consume per partition, as the commit log knows it.
-pub type Positions = Arc<Mutex<HashMap<i32, i64>>>;
+/// What ingest and the rebalance callback share about partition offsets.
+#[derive(Debug, Default)]
+pub struct Offsets {
+    /// Next offset not yet stored, per partition, as the commit log knew it
+    /// at the last commit or refresh.
+    pub stored: HashMap<i32, i64>,
+    /// The offset each owned partition was last assigned or sought at
+    /// (absent: from its beginning). A message below it can only come from
+    /// the broker resetting the position.
+    pub started_at: HashMap<i32, i64>,
+}
+
+impl Offsets {
+    /// Where partition `p` should start: the stored offset, else its
+    /// beginning. Records the choice in `started_at`.
+    pub fn start(&mut self, p: i32) -> Offset {
+        match self.stored.get(&p) {
+            Some(o) => {
+                self.started_at.insert(p, *o);
+                Offset::Offset(*o)
+            }
+            None => {
+                self.started_at.remove(&p);
+                Offset::Beginning
+            }
+        }
+    }
+}
+
+/// [`Offsets`] behind the lock the consumer callbacks and ingest share.
+pub type Positions = Arc<Mutex<Offsets>>;
 
 /// Consumer callbacks of the ingest consumer.
 pub struct IngestContext {
@@ -66,12 +95,9 @@ impl ConsumerContext for IngestContext {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 {
-                    let positions = self.positions.lock().expect("positions lock");
+                    let mut positions = self.positions.lock().expect("positions lock");
                     for (topic, p) in &parts {
-                        let offset = positions
-                            .get(p)
-                            .map(|o| Offset::Offset(*o))
-                            .unwrap_or(Offset::Beginning);
+                        let offset = positions.start(*p);
                         if let Err(e) = tpl.set_partition_offset(topic, *p, offset) {
                             tracing::error!(partition = p, error = %e, "could not set start offset");
                         }
