@@ -25,7 +25,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 
-# Cache mounts keep the crates.io registry and the target directory between
+# Cache mounts keep the cargo registry and the target directory between
 # builds; the binary is copied out of the cached target dir in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \

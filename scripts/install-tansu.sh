@@ -6,5 +6,5 @@ export PATH="$HOME/.cargo/bin:$PATH"
 if command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q '0\.6\.0'; then
   exit 0
 fi
-echo "tansu: installing 0.6.0 from crates.io (about 10 minutes on 2 cores; cached in ~/.cargo/bin afterwards)"
+echo "tansu: installing 0.6.0 with cargo install (about 10 minutes on 2 cores; cached in ~/.cargo/bin afterwards)"
 cargo install tansu --version 0.6.0 --locked --features dynostore,libsql
