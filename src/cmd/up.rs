@@ -98,6 +98,10 @@ pub(crate) async fn run(
         );
         let stored = async {
             while IngestStats::get(&stats.stored_samples) == 0 {
+                if ingest.is_finished() {
+                    // Ingest failed: its error is reported below.
+                    return;
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             // One more flush, so that every series has a few points.
@@ -105,10 +109,12 @@ pub(crate) async fn run(
         };
         tokio::select! {
             _ = stored => {
-                let (_, batches) = engine.sql(DEMO_QUERY).await?;
-                println!("{DEMO_QUERY}\n{}", pretty_format_batches(&batches)?);
-                eprintln!("\n  Strata keeps running (Ctrl-C stops it). Query again from another terminal:\n    \
-                    cargo run --release -- sql --server http://{http_addr} \"SELECT * FROM metrics_raw ORDER BY ts DESC LIMIT 5\"\n");
+                if !ingest.is_finished() {
+                    let (_, batches) = engine.sql(DEMO_QUERY).await?;
+                    println!("{DEMO_QUERY}\n{}", pretty_format_batches(&batches)?);
+                    eprintln!("\n  Strata keeps running (Ctrl-C stops it). Query again from another terminal:\n    \
+                        cargo run --release -- sql --server http://{http_addr} \"SELECT * FROM metrics_raw ORDER BY ts DESC LIMIT 5\"\n");
+                }
             }
             _ = shutdown.cancelled() => {}
         }
