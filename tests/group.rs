@@ -7,28 +7,25 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use strata_pipeline::KafkaConfig;
 use strata_pipeline::produce::{ProduceOptions, produce};
 
 const SAMPLES: u64 = 40_000;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_share_a_group_without_duplicates() {
-    let brokers = broker();
-    let topic = unique_topic("group");
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("file://{}", dir.path().display());
+    let bed = Bed::new("group");
+    let (brokers, topic, store) = (&bed.brokers, &bed.topic, &bed.store);
     let group = format!("{topic}-group");
     let args = [
         "ingest",
         "--brokers",
-        &brokers,
+        brokers,
         "--topic",
-        &topic,
+        topic,
         "--group",
         &group,
         "--store",
-        &store,
+        store,
         "--flush-interval",
         "100ms",
         "--flush-rows",
@@ -37,9 +34,7 @@ async fn two_processes_share_a_group_without_duplicates() {
         "session.timeout.ms=6000",
     ];
 
-    let mut kafka = KafkaConfig::new(&brokers);
-    kafka.topic = topic.clone();
-    kafka.dlq_topic = format!("{topic}.dlq");
+    let kafka = bed.kafka();
     let producer = tokio::spawn(async move {
         produce(
             &kafka,
@@ -68,16 +63,9 @@ async fn two_processes_share_a_group_without_duplicates() {
 
     let report = producer.await.unwrap();
     assert_eq!(report.samples, SAMPLES);
-    wait_for_rows(dir.path(), SAMPLES, Duration::from_secs(120), &b).await;
+    wait_for_rows(bed.dir.path(), SAMPLES, Duration::from_secs(120), &b).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let got = query_row(
-        dir.path(),
-        "SELECT count(*), count(DISTINCT concat(metric_name, labels['host'], \
-         labels['region'], CAST(ts AS VARCHAR))), sum(value) FROM metrics_raw",
-    )
-    .await;
-    assert_eq!(got[0] as u64, SAMPLES);
-    assert_eq!(got[1] as u64, SAMPLES, "duplicates");
-    assert!((got[2] - report.value_sum).abs() < 1e-6 * report.value_sum.abs().max(1.0));
+    bed.assert_exactly(SAMPLES, report.value_sum, "two processes")
+        .await;
     b.terminate();
 }

@@ -14,10 +14,8 @@ use rdkafka::message::{Headers, Message};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
-    let brokers = broker();
-    let topic = unique_topic("e2e");
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("file://{}", dir.path().display());
+    let bed = Bed::new("e2e");
+    let (brokers, topic, store, dir) = (&bed.brokers, &bed.topic, &bed.store, &bed.dir);
 
     // 300 single-sample messages and 100 arrays of 3: 600 good samples.
     let mut messages = Vec::new();
@@ -79,23 +77,23 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
     let serve = Strata::spawn(&[
         "serve",
         "--store",
-        &store,
+        store,
         "--http-addr",
         &format!("127.0.0.1:{port}"),
     ]);
     let ingest = Strata::spawn(&[
         "ingest",
         "--brokers",
-        &brokers,
+        brokers,
         "--topic",
-        &topic,
+        topic,
         "--store",
-        &store,
+        store,
         "--flush-interval",
         "300ms",
     ]);
     ingest.wait_for_line("ingest started", Duration::from_secs(60));
-    produce_raw(&brokers, &topic, &messages).await;
+    produce_raw(brokers, topic, &messages).await;
     wait_for_rows(dir.path(), want_rows, Duration::from_secs(60), &ingest).await;
 
     // Through the real HTTP API.
@@ -153,7 +151,7 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
 
     // Dead letters: the five bad messages and the one bad element.
     let dlq: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
+        .set("bootstrap.servers", brokers.as_str())
         .set("group.id", format!("{topic}-check"))
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "10")
@@ -191,7 +189,7 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
             .find(|l| l["payload"] == *payload)
             .unwrap_or_else(|| panic!("{payload} not dead-lettered: {letters:?}"));
         assert!(l["strata.reason"].contains(reason), "{l:?}");
-        assert_eq!(l["strata.source.topic"], topic);
+        assert_eq!(&l["strata.source.topic"], topic);
         assert!(l["strata.source.offset"].parse::<i64>().is_ok());
         assert!(l["strata.source.partition"].parse::<i32>().is_ok());
     }

@@ -32,6 +32,54 @@ pub fn broker() -> String {
     addr
 }
 
+/// What an end-to-end test needs: the broker, a topic and a store of its
+/// own.
+pub struct Bed {
+    pub brokers: String,
+    pub topic: String,
+    pub dir: tempfile::TempDir,
+    /// `file://` URL of `dir`.
+    pub store: String,
+}
+
+impl Bed {
+    pub fn new(test: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            brokers: broker(),
+            topic: unique_topic(test),
+            store: format!("file://{}", dir.path().display()),
+            dir,
+        }
+    }
+
+    /// Kafka settings for this bed's topic.
+    pub fn kafka(&self) -> strata_pipeline::KafkaConfig {
+        let mut k = strata_pipeline::KafkaConfig::new(&self.brokers);
+        k.topic = self.topic.clone();
+        k.dlq_topic = format!("{}.dlq", self.topic);
+        k
+    }
+
+    /// Asserts the raw tier holds exactly `samples` distinct samples whose
+    /// values sum to `value_sum`: nothing lost, nothing doubled.
+    pub async fn assert_exactly(&self, samples: u64, value_sum: f64, context: &str) {
+        let got = query_row(
+            self.dir.path(),
+            "SELECT count(*), count(DISTINCT concat(metric_name, labels['host'], \
+             labels['region'], CAST(ts AS VARCHAR))), sum(value) FROM metrics_raw",
+        )
+        .await;
+        assert_eq!(got[0] as u64, samples, "rows; {context}");
+        assert_eq!(got[1] as u64, samples, "distinct samples; {context}");
+        assert!(
+            (got[2] - value_sum).abs() < 1e-6 * value_sum.abs().max(1.0),
+            "sum {} != produced {value_sum}; {context}",
+            got[2]
+        );
+    }
+}
+
 /// A topic name no other test uses.
 pub fn unique_topic(test: &str) -> String {
     format!(
