@@ -249,10 +249,21 @@ impl Ingest {
                         }
                     };
                     let (partition, offset) = (msg.partition(), msg.offset());
-                    let key = msg.key().map(<[u8]>::to_vec);
-                    let payload = msg.payload().unwrap_or_default().to_vec();
+                    IngestStats::add(&self.stats.messages, 1);
+                    let Some(stored) = self.arrival(partition, offset) else {
+                        continue;
+                    };
+                    // Decoded straight from librdkafka's buffer; only the key
+                    // of a message with dead letters is copied.
+                    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+                    let decoded =
+                        decode::json::decode(msg.payload().unwrap_or_default(), self.opts.limits, now);
+                    let key = match decoded.rejected.is_empty() {
+                        true => None,
+                        false => msg.key().map(<[u8]>::to_vec),
+                    };
                     drop(msg);
-                    self.on_message(partition, offset, key.as_deref(), &payload).await?;
+                    self.take(partition, offset, stored, decoded, key.as_deref()).await?;
                     if self.batch.buffer.rows() >= self.opts.flush_rows {
                         self.flush().await?;
                     }
@@ -296,14 +307,10 @@ impl Ingest {
         Ok(())
     }
 
-    async fn on_message(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        key: Option<&[u8]>,
-        payload: &[u8],
-    ) -> Result<()> {
-        IngestStats::add(&self.stats.messages, 1);
+    /// Decides whether the message at `offset` is new. `None`: a replay,
+    /// skip it. `Some(stored)`: take it; `stored` is the log's next offset
+    /// for the partition, the precondition of the batch's range.
+    fn arrival(&self, partition: i32, offset: i64) -> Option<Option<i64>> {
         let (stored, started_at) = {
             let o = self.positions.lock().expect("positions lock");
             (
@@ -316,7 +323,7 @@ impl Ingest {
             Arrival::Take => {}
             Arrival::Replay => {
                 IngestStats::add(&self.stats.skipped_replays, 1);
-                return Ok(());
+                return None;
             }
             Arrival::Reset => {
                 tracing::warn!(
@@ -327,15 +334,25 @@ impl Ingest {
                      topic recreated or truncated; reading it as new"
                 );
                 // The partition restarts here. The old stored offset stays
-                // the commit's precondition (`from`, below) but no longer
-                // decides what is a replay.
+                // the commit's precondition (`from`) but no longer decides
+                // what is a replay.
                 let mut o = self.positions.lock().expect("positions lock");
                 o.stored.remove(&partition);
                 o.started_at.insert(partition, offset);
             }
         }
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-        let decoded = decode::json::decode(payload, self.opts.limits, now);
+        Some(stored)
+    }
+
+    /// Dead-letters what `decoded` rejected and buffers its samples.
+    async fn take(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        stored: Option<i64>,
+        decoded: decode::Decoded,
+        key: Option<&[u8]>,
+    ) -> Result<()> {
         for rejected in &decoded.rejected {
             tracing::debug!(partition, offset, reason = %rejected.reason, "dead-lettering");
             let origin = Origin {
