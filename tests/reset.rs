@@ -35,6 +35,7 @@ async fn offsets_of_a_previous_incarnation_do_not_hide_new_messages() {
                 partition: p,
                 from: None,
                 to: 1_000_000,
+                window: None,
             })
             .collect(),
         ..Default::default()

@@ -421,6 +421,7 @@ impl Ingest {
                     partition: *p,
                     from: *from,
                     to: *to,
+                    window: None,
                 })
                 .collect(),
             writer: self.writer.clone(),

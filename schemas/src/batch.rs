@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Float64Builder, MapBuilder, MapFieldNames, StringBuilder, TimestampNanosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, MapBuilder, MapFieldNames,
+    StringBuilder, TimestampNanosecondBuilder,
 };
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
+use crate::agg::Agg;
 use crate::sample::{Labels, Sample};
 use crate::tier::Tier;
 
@@ -58,15 +60,7 @@ impl SampleBatchBuilder {
         let mut series: Vec<_> = self.series.into_iter().collect();
         series.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut names = StringBuilder::with_capacity(n, n * 16);
-        let mut labels = MapBuilder::new(
-            Some(MapFieldNames {
-                entry: "entries".into(),
-                key: "keys".into(),
-                value: "values".into(),
-            }),
-            StringBuilder::new(),
-            StringBuilder::new(),
-        );
+        let mut labels = labels_builder();
         let mut ts = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");
         let mut values = Float64Builder::with_capacity(n);
         for ((name, series_labels), mut points) in series {
@@ -90,6 +84,112 @@ impl SampleBatchBuilder {
             Arc::new(values.finish()),
         ];
         RecordBatch::try_new(Tier::Raw.schema(), columns)
+    }
+}
+
+fn labels_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    MapBuilder::new(
+        Some(MapFieldNames {
+            entry: "entries".into(),
+            key: "keys".into(),
+            value: "values".into(),
+        }),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    )
+}
+
+/// Builds a batch of an aggregated tier ([`Tier::Minute`] or
+/// [`Tier::Hour`]) from rows the caller pushes in storage order: by metric
+/// name, then labels, then bucket.
+#[derive(Debug)]
+pub struct AggBatchBuilder {
+    names: StringBuilder,
+    labels: MapBuilder<StringBuilder, StringBuilder>,
+    bucket: TimestampNanosecondBuilder,
+    count: Int64Builder,
+    f64s: [Float64Builder; 6],
+    first_ts: TimestampNanosecondBuilder,
+    last_ts: TimestampNanosecondBuilder,
+    exact: BooleanBuilder,
+    rows: usize,
+}
+
+impl Default for AggBatchBuilder {
+    fn default() -> Self {
+        Self {
+            names: StringBuilder::new(),
+            labels: labels_builder(),
+            bucket: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            count: Int64Builder::new(),
+            f64s: Default::default(),
+            first_ts: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            last_ts: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            exact: BooleanBuilder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl AggBatchBuilder {
+    /// Appends one row.
+    pub fn push<'a>(
+        &mut self,
+        metric_name: &str,
+        labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+        bucket_ns: i64,
+        agg: &Agg,
+    ) {
+        self.names.append_value(metric_name);
+        for (k, v) in labels {
+            self.labels.keys().append_value(k);
+            self.labels.values().append_value(v);
+        }
+        self.labels.append(true).expect("keys and values have equal length");
+        self.bucket.append_value(bucket_ns);
+        self.count.append_value(agg.count as i64);
+        let [sum, min, max, first, last, increase] = &mut self.f64s;
+        sum.append_value(agg.sum);
+        min.append_value(agg.min);
+        max.append_value(agg.max);
+        self.first_ts.append_value(agg.first_ts);
+        first.append_value(agg.first);
+        self.last_ts.append_value(agg.last_ts);
+        last.append_value(agg.last);
+        increase.append_value(agg.increase);
+        self.exact.append_value(agg.exact);
+        self.rows += 1;
+    }
+
+    /// Number of rows appended.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when no row was appended.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The batch, in the stored schema of the aggregated tiers.
+    pub fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        let [sum, min, max, first, last, increase] = &mut self.f64s;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.names.finish()),
+            Arc::new(self.labels.finish()),
+            Arc::new(self.bucket.finish()),
+            Arc::new(self.count.finish()),
+            Arc::new(sum.finish()),
+            Arc::new(min.finish()),
+            Arc::new(max.finish()),
+            Arc::new(self.first_ts.finish()),
+            Arc::new(first.finish()),
+            Arc::new(self.last_ts.finish()),
+            Arc::new(last.finish()),
+            Arc::new(increase.finish()),
+            Arc::new(self.exact.finish()),
+        ];
+        RecordBatch::try_new(Tier::Minute.schema(), columns)
     }
 }
 
@@ -133,5 +233,16 @@ mod tests {
             vec![4.0, 3.0, 2.0, 1.0]
         );
         assert_eq!(batch.column(1).null_count(), 0);
+    }
+
+    #[test]
+    fn builds_aggregate_rows() {
+        let mut b = AggBatchBuilder::default();
+        let agg = Agg::of_sorted(&[(1, 2.0), (2, 1.0)]).unwrap();
+        b.push("m", [("host", "a")], 0, &agg);
+        b.push("m", [], 60, &agg);
+        let batch = b.finish().unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        assert_eq!(batch.schema(), Tier::Hour.schema());
     }
 }

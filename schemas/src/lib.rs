@@ -7,14 +7,17 @@
 //! - [`sample`]: a [`Sample`] (metric name, [`Labels`], timestamp, value) and
 //!   its [`SeriesKey`].
 //! - [`tier`]: the storage tiers and the Arrow schema of each.
+//! - [`agg`]: the mergeable window aggregate of the `1m` and `1h` tiers.
 //! - [`batch`]: turning samples into Arrow record batches sorted by series,
 //!   then time.
 #![warn(missing_docs)]
 
+pub mod agg;
 pub mod batch;
 pub mod sample;
 pub mod tier;
 
-pub use batch::SampleBatchBuilder;
+pub use agg::Agg;
+pub use batch::{AggBatchBuilder, SampleBatchBuilder};
 pub use sample::{Labels, Sample, SeriesKey};
 pub use tier::Tier;

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! raw/2026-11-26/13/<uuid>.parquet        data file of tier `raw`, hour partition 13:00 UTC
+//! 1m/2026-11-26/13/<uuid>.parquet         tier `1m`, also hourly partitions
+//! 1h/2026-11-26/<uuid>.parquet            tier `1h`, daily partitions
 //! _log/00000000000000000042.json           commit 42
 //! _log/00000000000000000040.checkpoint.json  full snapshot as of commit 40
 //! _log/_last_checkpoint                    pointer to the newest checkpoint
@@ -17,16 +19,19 @@ pub const LOG_DIR: &str = "_log";
 /// Length of one time partition of the raw tier, in nanoseconds (one hour).
 pub const RAW_PARTITION_NS: i64 = 3_600 * 1_000_000_000;
 
-/// The start (ns) of the time partition holding `ts_ns`.
+/// The start (ns) of the raw tier's time partition holding `ts_ns`.
 pub fn partition_start(ts_ns: i64) -> i64 {
-    ts_ns.div_euclid(RAW_PARTITION_NS) * RAW_PARTITION_NS
+    Tier::Raw.partition_start(ts_ns)
 }
 
 /// The folder of `tier`'s time partition starting at `start_ns`, e.g.
-/// `raw/2026-11-26/13`.
+/// `raw/2026-11-26/13` or `1h/2026-11-26`.
 pub fn partition_dir(tier: Tier, start_ns: i64) -> String {
     let t: DateTime<Utc> = DateTime::from_timestamp_nanos(start_ns);
-    format!("{}/{}", tier.dir(), t.format("%Y-%m-%d/%H"))
+    match tier.partition_ns() >= strata_schemas::tier::DAY_NS {
+        true => format!("{}/{}", tier.dir(), t.format("%Y-%m-%d")),
+        false => format!("{}/{}", tier.dir(), t.format("%Y-%m-%d/%H")),
+    }
 }
 
 /// A fresh, unique data file path in a partition folder.
@@ -70,6 +75,10 @@ mod tests {
         );
         assert_eq!(partition_start(ts) % RAW_PARTITION_NS, 0);
         assert!(partition_start(-1) < 0);
+        assert_eq!(
+            partition_dir(Tier::Hour, Tier::Hour.partition_start(ts)),
+            "1h/2021-02-19"
+        );
     }
 
     #[test]

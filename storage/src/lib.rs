@@ -23,5 +23,5 @@ pub mod parquet;
 pub mod store;
 
 pub use error::{Error, Result};
-pub use log::{Commit, CommitOutcome, DataFile, OffsetRange, Snapshot, TableLog};
+pub use log::{Commit, CommitOutcome, DataFile, OffsetRange, Snapshot, TableLog, WindowMark};
 pub use store::Store;

@@ -59,6 +59,11 @@ pub struct DataFile {
     pub rows: u64,
     /// Size of the object in bytes.
     pub bytes: u64,
+    /// For a file derived from other files (the 1h tier rolled up from
+    /// 1m): a digest of the inputs it was computed from, so a rollup can
+    /// tell when its inputs changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived_from: Option<String>,
 }
 
 /// Kafka messages `[first, to)` of one partition whose samples a commit
@@ -75,6 +80,25 @@ pub struct OffsetRange {
     pub from: Option<i64>,
     /// The next offset after the last message covered.
     pub to: i64,
+    /// Where the partition's open aggregation windows stand after this
+    /// commit (absent: the writer keeps no windows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowMark>,
+}
+
+/// What a restarted (or newly assigned) ingest needs to rebuild a
+/// partition's open aggregation windows by re-reading Kafka.
+///
+/// Invariant after the commit: every sample of the partition below `to`
+/// whose window ends at or before `closed_before_ns` is in the aggregated
+/// tiers; every other sample below `to` sits in an open window and was
+/// read at or after offset `replay_from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowMark {
+    /// The first offset whose samples may still sit in an open window.
+    pub replay_from: i64,
+    /// Windows ending at or before this time (ns) are closed and written.
+    pub closed_before_ns: i64,
 }
 
 /// What a writer asks the log to publish.
@@ -111,12 +135,20 @@ pub struct Snapshot {
     pub files: BTreeMap<String, DataFile>,
     /// Next offset to consume, by source and partition.
     pub offsets: BTreeMap<String, BTreeMap<i32, i64>>,
+    /// Open-window marks, by source and partition.
+    #[serde(default)]
+    pub windows: BTreeMap<String, BTreeMap<i32, WindowMark>>,
 }
 
 impl Snapshot {
     /// The next offset of `partition` of `source` that is not yet stored.
     pub fn next_offset(&self, source: &str, partition: i32) -> Option<i64> {
         self.offsets.get(source)?.get(&partition).copied()
+    }
+
+    /// The window mark of `partition` of `source`.
+    pub fn window(&self, source: &str, partition: i32) -> Option<WindowMark> {
+        self.windows.get(source)?.get(&partition).copied()
     }
 
     /// The visible files of the tier stored under folder `tier_dir`.
@@ -159,6 +191,12 @@ impl Snapshot {
                 .entry(r.source.clone())
                 .or_default()
                 .insert(r.partition, r.to);
+            if let Some(w) = r.window {
+                self.windows
+                    .entry(r.source.clone())
+                    .or_default()
+                    .insert(r.partition, w);
+            }
         }
         self.seq = seq;
     }

@@ -16,6 +16,7 @@ use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
+use strata_schemas::Tier;
 use strata_schemas::tier::col;
 
 use crate::error::Result;
@@ -52,10 +53,48 @@ fn sorted(column_idx: i32) -> SortingColumn {
     }
 }
 
+/// Writer properties of the aggregated tiers' files: as raw, with every
+/// time column delta-encoded and every float byte-stream-split.
+pub fn agg_writer_properties() -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_dictionary_enabled(true);
+    for c in [col::BUCKET, col::FIRST_TS, col::LAST_TS, col::COUNT] {
+        let c = ColumnPath::from(c);
+        b = b
+            .set_column_dictionary_enabled(c.clone(), false)
+            .set_column_encoding(c, Encoding::DELTA_BINARY_PACKED);
+    }
+    for c in [col::SUM, col::MIN, col::MAX, col::FIRST, col::LAST, col::INCREASE] {
+        let c = ColumnPath::from(c);
+        b = b
+            .set_column_dictionary_enabled(c.clone(), false)
+            .set_column_encoding(c, Encoding::BYTE_STREAM_SPLIT);
+    }
+    // metric_name (0), labels keys+values (1, 2), bucket (3).
+    b.set_sorting_columns(Some(vec![sorted(0), sorted(3)])).build()
+}
+
 /// Encodes one sorted raw-tier batch as a Parquet file.
 pub fn encode_raw(batch: &RecordBatch) -> Result<Bytes> {
+    encode_with(batch, raw_writer_properties())
+}
+
+/// Encodes one batch of `tier`, sorted by series then time.
+pub fn encode(tier: Tier, batch: &RecordBatch) -> Result<Bytes> {
+    match tier {
+        Tier::Raw => encode_raw(batch),
+        Tier::Minute | Tier::Hour => encode_with(batch, agg_writer_properties()),
+    }
+}
+
+fn encode_with(batch: &RecordBatch, props: WriterProperties) -> Result<Bytes> {
     let mut buf = Vec::with_capacity(batch.get_array_memory_size() / 4 + 1024);
-    let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(raw_writer_properties()))?;
+    let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))?;
     writer.write(batch)?;
     writer.close()?;
     Ok(Bytes::from(buf))

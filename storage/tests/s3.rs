@@ -49,6 +49,7 @@ fn range(from: Option<i64>, to: i64) -> OffsetRange {
         partition: 0,
         from,
         to,
+        window: None,
     }
 }
 

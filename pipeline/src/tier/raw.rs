@@ -107,6 +107,7 @@ fn describe(batch: &RecordBatch, path: String, partition_start_ns: i64, bytes: u
         max_metric: names.value(last).to_string(),
         rows: batch.num_rows() as u64,
         bytes,
+        derived_from: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn file(min_ts: i64, max_ts: i64, min_metric: &str, max_metric: &str) -> DataFil
         max_metric: max_metric.into(),
         rows: 1,
         bytes: 1,
+        derived_from: None,
     }
 }
 

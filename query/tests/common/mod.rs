@@ -71,6 +71,7 @@ impl Fixture {
             max_metric,
             rows,
             bytes: size,
+            derived_from: None,
         };
         let outcome = self
             .log

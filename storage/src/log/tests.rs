@@ -6,6 +6,7 @@ fn range(p: i32, from: Option<i64>, to: i64) -> OffsetRange {
         partition: p,
         from,
         to,
+        window: None,
     }
 }
 
@@ -20,6 +21,7 @@ fn file(path: &str) -> DataFile {
         max_metric: "b".into(),
         rows: 1,
         bytes: 1,
+        derived_from: None,
     }
 }
 
