@@ -11,6 +11,9 @@
 #![warn(missing_docs)]
 
 pub mod compact;
+mod error;
 pub mod gc;
 pub mod retention;
 pub mod rollup;
+
+pub use error::{Error, Result};

@@ -119,6 +119,12 @@ pub struct IngestOptions {
     pub source_id: Option<String>,
     /// What the decoder accepts.
     pub limits: DecodeLimits,
+    /// How far behind the watermark a sample may arrive and still join its
+    /// open window; later samples become corrections.
+    pub allowed_lateness: Duration,
+    /// A partition without messages for this long stops holding the
+    /// watermark back; when every partition is idle, all windows close.
+    pub idle_timeout: Duration,
 }
 
 impl IngestOptions {
@@ -130,6 +136,8 @@ impl IngestOptions {
             flush_rows: 500_000,
             source_id: None,
             limits: DecodeLimits::default(),
+            allowed_lateness: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
