@@ -32,7 +32,8 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use strata_storage::{Commit, CommitOutcome, OffsetRange, TableLog};
+use strata_schemas::tier::MINUTE_NS;
+use strata_storage::{Commit, CommitOutcome, OffsetRange, TableLog, WindowMark};
 use tokio::sync::mpsc;
 
 use crate::decode::{self, DecodeLimits};
@@ -41,7 +42,7 @@ use crate::kafka::dlq::{DeadLetters, Origin};
 use crate::kafka::source::{IngestConsumer, IngestContext, Positions, Rebalance};
 use crate::kafka::{KafkaConfig, admin};
 use crate::stats::IngestStats;
-use crate::tier::RawBuffer;
+use crate::tier::{RawBuffer, Windows, minute};
 
 /// What to do with a message at `offset`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +179,8 @@ pub async fn run(
         source,
         batch: Batch::default(),
         assigned: BTreeSet::new(),
+        windows: Windows::new(MINUTE_NS, opts.allowed_lateness, opts.idle_timeout),
+        closing: false,
         writer: format!(
             "{}/{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
@@ -221,6 +224,10 @@ struct Ingest {
     source: String,
     batch: Batch,
     assigned: BTreeSet<i32>,
+    /// Open 1-minute windows of the owned partitions.
+    windows: Windows,
+    /// Shutting down: the next flush closes every window.
+    closing: bool,
     writer: String,
     opts: IngestOptions,
 }
@@ -241,7 +248,8 @@ impl Ingest {
                 _ = &mut shutdown => break,
                 Some(event) = events.recv() => self.on_rebalance(event).await?,
                 _ = ticker.tick() => {
-                    if self.batch.started.is_some_and(|t| t.elapsed() >= self.opts.flush_interval) {
+                    let due = self.batch.started.is_some_and(|t| t.elapsed() >= self.opts.flush_interval);
+                    if due || self.windows.has_work(Instant::now()) {
                         self.flush().await?;
                     }
                 }
@@ -258,26 +266,42 @@ impl Ingest {
                     };
                     let (partition, offset) = (msg.partition(), msg.offset());
                     IngestStats::add(&self.stats.messages, 1);
-                    let Some(stored) = self.arrival(partition, offset) else {
+                    Self::sync_windows(&self.positions, &mut self.windows, partition);
+                    let (take, reset) = self.arrival(partition, offset);
+                    if reset {
+                        self.windows.reset(partition, offset);
+                    }
+                    let rebuild = self.windows.wants(partition, offset);
+                    if take.is_none() && !rebuild {
                         continue;
-                    };
+                    }
                     // Decoded straight from librdkafka's buffer; only the key
                     // of a message with dead letters is copied.
                     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
                     let decoded =
                         decode::json::decode(msg.payload().unwrap_or_default(), self.opts.limits, now);
-                    let key = match decoded.rejected.is_empty() {
+                    let key = match decoded.rejected.is_empty() || take.is_none() {
                         true => None,
                         false => msg.key().map(<[u8]>::to_vec),
                     };
                     drop(msg);
-                    self.take(partition, offset, stored, decoded, key.as_deref()).await?;
+                    if rebuild {
+                        self.windows.feed(partition, offset, &decoded.samples, Instant::now());
+                    }
+                    // A replayed message only rebuilds windows: its raw rows
+                    // and dead letters were stored when it was first read.
+                    if let Some(stored) = take {
+                        self.take(partition, offset, stored, decoded, key.as_deref()).await?;
+                    }
                     if self.batch.buffer.rows() >= self.opts.flush_rows {
                         self.flush().await?;
                     }
                 }
             }
         }
+        // Stopping for good (or for a restart): close every window, so that
+        // nothing waits on this process to be resumed.
+        self.closing = true;
         self.flush().await?;
         tracing::info!("ingest stopped");
         Ok(())
@@ -292,33 +316,66 @@ impl Ingest {
             .get(&self.source)
             .map(|m| m.iter().map(|(p, o)| (*p, *o)).collect())
             .unwrap_or_default();
-        self.positions
-            .lock()
-            .expect("positions lock")
-            .stored
-            .clone_from(&stored);
+        let marks: HashMap<i32, WindowMark> = snap
+            .windows
+            .get(&self.source)
+            .map(|m| m.iter().map(|(p, w)| (*p, *w)).collect())
+            .unwrap_or_default();
+        let mut positions = self.positions.lock().expect("positions lock");
+        positions.stored.clone_from(&stored);
+        positions.marks = marks;
         Ok(stored)
     }
 
     async fn on_rebalance(&mut self, event: Rebalance) -> Result<()> {
         match event {
-            Rebalance::Assigned(ps) => self.assigned.extend(ps),
-            Rebalance::Revoked(ps) => {
+            Rebalance::Assigned(ps) => {
                 for p in ps {
-                    self.assigned.remove(&p);
+                    Self::sync_windows(&self.positions, &mut self.windows, p);
+                    self.assigned.insert(p);
                 }
+            }
+            Rebalance::Revoked(ps) => {
                 // Publish what we hold before the new owner gets far; if it
                 // already committed, the log refuses ours and we resync.
                 self.flush().await?;
+                let owned = self.positions.lock().expect("positions lock").owned.clone();
+                for p in ps {
+                    // Unless it came back already, the new owner rebuilds
+                    // the partition's windows from the log.
+                    if !owned.contains(&p) {
+                        self.assigned.remove(&p);
+                        self.windows.drop_partition(p);
+                    }
+                }
             }
         }
         Ok(())
     }
 
+    /// Rebuilds `partition`'s windows from the log state the consumer last
+    /// started it from, unless they already are. Called for every message:
+    /// the rebalance callback may have restarted the partition before its
+    /// event reaches this loop.
+    fn sync_windows(positions: &Positions, windows: &mut Windows, partition: i32) {
+        let start = positions
+            .lock()
+            .expect("positions lock")
+            .started_from
+            .get(&partition)
+            .copied();
+        if let Some(start) = start
+            && windows.epoch(partition) != Some(start.epoch)
+        {
+            windows.assign(partition, start.mark, start.stored, start.epoch);
+        }
+    }
+
     /// Decides whether the message at `offset` is new. `None`: a replay,
     /// skip it. `Some(stored)`: take it; `stored` is the log's next offset
-    /// for the partition, the precondition of the batch's range.
-    fn arrival(&self, partition: i32, offset: i64) -> Option<Option<i64>> {
+    /// for the partition, the precondition of the batch's range. The flag
+    /// says the broker reset the partition.
+    fn arrival(&self, partition: i32, offset: i64) -> (Option<Option<i64>>, bool) {
         let (stored, started_at) = {
             let o = self.positions.lock().expect("positions lock");
             (
@@ -331,7 +388,7 @@ impl Ingest {
             Arrival::Take => {}
             Arrival::Replay => {
                 IngestStats::add(&self.stats.skipped_replays, 1);
-                return None;
+                return (None, false);
             }
             Arrival::Reset => {
                 tracing::warn!(
@@ -346,10 +403,12 @@ impl Ingest {
                 // what is a replay.
                 let mut o = self.positions.lock().expect("positions lock");
                 o.stored.remove(&partition);
+                o.marks.remove(&partition);
                 o.started_at.insert(partition, offset);
+                return (Some(stored), true);
             }
         }
-        Some(stored)
+        (Some(stored), false)
     }
 
     /// Dead-letters what `decoded` rejected and buffers its samples.
@@ -391,12 +450,25 @@ impl Ingest {
         Ok(())
     }
 
-    /// Makes the batch durable and visible with its offsets in one commit.
+    /// Makes the batch durable and visible with its offsets in one commit,
+    /// together with the windows the watermark closed.
     async fn flush(&mut self) -> Result<()> {
-        if self.batch.ranges.is_empty() {
+        let now = match self.closing {
+            true => Instant::now() + self.opts.idle_timeout + Duration::from_secs(1),
+            false => Instant::now(),
+        };
+        if self.batch.ranges.is_empty() && !self.windows.has_work(now) {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
+        let (closed, marks) = {
+            let positions = self.positions.lock().expect("positions lock");
+            self.windows
+                .close(now, |p| positions.stored.get(&p).copied())
+        };
+        if batch.ranges.is_empty() && closed.is_empty() {
+            return Ok(());
+        }
         self.dlq.flush().await?;
         if let Some(first) = &batch.first_dead_letter {
             tracing::warn!(
@@ -407,57 +479,56 @@ impl Ingest {
             );
         }
         let rows = batch.buffer.rows() as u64;
-        let encoded = batch.buffer.encode().await?;
+        let windows = closed.len() as u64;
+        let offsets = self.ranges(&batch, &marks);
+        let mut encoded = batch.buffer.encode().await?;
+        encoded.extend(minute::encode(closed).await?);
+        let commit = Commit {
+            add: encoded.iter().map(|e| e.file.clone()).collect(),
+            remove: Vec::new(),
+            offsets,
+            writer: self.writer.clone(),
+        };
+        let nfiles = commit.add.len() as u64;
         let store = self.log.store();
-        retry("writing data files", || async {
+        // Files are put again before every commit attempt: a commit retried
+        // through a long outage must not name files a garbage collector
+        // removed meanwhile (puts of present files are no-ops). A commit
+        // retried after an ambiguous failure (it did land) comes back as a
+        // conflict with itself; resync then resumes after it.
+        let outcome = retry("committing", || async {
             for e in &encoded {
                 e.put(store).await?;
             }
-            Ok(())
-        })
-        .await?;
-        let files: Vec<_> = encoded.into_iter().map(|e| e.file).collect();
-        let nfiles = files.len() as u64;
-        let commit = Commit {
-            add: files,
-            remove: Vec::new(),
-            offsets: batch
-                .ranges
-                .iter()
-                .map(|(p, (from, to))| OffsetRange {
-                    source: self.source.clone(),
-                    partition: *p,
-                    from: *from,
-                    to: *to,
-                    window: None,
-                })
-                .collect(),
-            writer: self.writer.clone(),
-        };
-        // A commit retried after an ambiguous failure (it did land) comes
-        // back as a conflict with itself; resync then resumes after it.
-        match retry("committing", || async {
             Ok(self.log.commit(commit.clone()).await?)
         })
-        .await?
-        {
+        .await?;
+        match outcome {
             CommitOutcome::Committed { seq } => {
                 let mut tpl = TopicPartitionList::new();
                 {
                     let mut positions = self.positions.lock().expect("positions lock");
+                    for r in &commit.offsets {
+                        positions.stored.insert(r.partition, r.to);
+                        if let Some(m) = r.window {
+                            positions.marks.insert(r.partition, m);
+                        }
+                    }
                     for (p, (_, to)) in &batch.ranges {
-                        positions.stored.insert(*p, *to);
                         tpl.add_partition_offset(&self.opts.kafka.topic, *p, Offset::Offset(*to))?;
                     }
                 }
                 // Informational: lets Kafka tooling show the group's lag.
-                if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+                if !batch.ranges.is_empty()
+                    && let Err(e) = self.consumer.commit(&tpl, CommitMode::Async)
+                {
                     tracing::debug!(error = %e, "group offset commit failed");
                 }
                 IngestStats::add(&self.stats.stored_samples, rows);
+                IngestStats::add(&self.stats.aggregate_rows, windows);
                 IngestStats::add(&self.stats.commits, 1);
                 IngestStats::add(&self.stats.files, nfiles);
-                tracing::debug!(seq, rows, files = nfiles, "committed");
+                tracing::debug!(seq, rows, windows, files = nfiles, "committed");
             }
             CommitOutcome::Conflict { reason } => {
                 IngestStats::add(&self.stats.conflicts, 1);
@@ -469,11 +540,61 @@ impl Ingest {
         Ok(())
     }
 
+    /// The offset ranges of a commit: every partition the batch read, and
+    /// every partition whose window mark moved, each with its mark.
+    fn ranges(&self, batch: &Batch, marks: &BTreeMap<i32, WindowMark>) -> Vec<OffsetRange> {
+        let positions = self.positions.lock().expect("positions lock");
+        let mut ranges: BTreeMap<i32, OffsetRange> = batch
+            .ranges
+            .iter()
+            .map(|(p, (from, to))| {
+                let range = OffsetRange {
+                    source: self.source.clone(),
+                    partition: *p,
+                    from: *from,
+                    to: *to,
+                    window: None,
+                };
+                (*p, range)
+            })
+            .collect();
+        for (p, mark) in marks {
+            if let Some(r) = ranges.get_mut(p) {
+                r.window = Some(*mark);
+                continue;
+            }
+            // Nothing new read from it: an empty range at the stored offset.
+            let Some(stored) = positions.stored.get(p).copied() else {
+                continue;
+            };
+            if positions.marks.get(p) != Some(mark) {
+                ranges.insert(
+                    *p,
+                    OffsetRange {
+                        source: self.source.clone(),
+                        partition: *p,
+                        from: Some(stored),
+                        to: stored,
+                        window: Some(*mark),
+                    },
+                );
+            }
+        }
+        ranges.into_values().collect()
+    }
+
     /// Re-reads the log's offsets and moves every owned partition there.
     async fn resync(&mut self) -> Result<()> {
         self.load_positions().await?;
+        self.windows.clear();
         for p in &self.assigned {
-            let offset = self.positions.lock().expect("positions lock").start(*p);
+            let (offset, start) = {
+                let mut positions = self.positions.lock().expect("positions lock");
+                let offset = positions.start(*p);
+                (offset, positions.started_from[p])
+            };
+            self.windows
+                .assign(*p, start.mark, start.stored, start.epoch);
             self.consumer
                 .seek(&self.opts.kafka.topic, *p, offset, Duration::from_secs(10))?;
         }

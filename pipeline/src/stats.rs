@@ -13,6 +13,8 @@ pub struct IngestStats {
     pub accepted_samples: AtomicU64,
     /// Samples made durable and visible by a commit.
     pub stored_samples: AtomicU64,
+    /// Rows written to the 1m tier: closed windows and corrections.
+    pub aggregate_rows: AtomicU64,
     /// Messages or array elements sent to the dead-letter topic.
     pub dead_letters: AtomicU64,
     /// Commits published.

@@ -2,18 +2,22 @@
 //! store's commit log, not from Kafka's committed offsets.
 //!
 //! When the group assigns partitions, [`IngestContext::rebalance`] sets each
-//! partition's starting offset to the next offset the log has not stored
-//! (or the beginning of the partition when the log has none), then tells the
+//! partition's starting offset to where the log says its open windows must
+//! be rebuilt from, else the next offset the log has not stored (or the
+//! beginning of the partition when the log has none), then tells the
 //! ingest loop what changed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaResult;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use strata_storage::WindowMark;
 use tokio::sync::mpsc;
+
+use crate::tier::Windows;
 
 /// A change of the partitions this process owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,20 +34,51 @@ pub struct Offsets {
     /// Next offset not yet stored, per partition, as the commit log knew it
     /// at the last commit or refresh.
     pub stored: HashMap<i32, i64>,
+    /// Window marks per partition, from the same log state as `stored`.
+    pub marks: HashMap<i32, WindowMark>,
     /// The offset each owned partition was last assigned or sought at
     /// (absent: from its beginning). A message below it can only come from
     /// the broker resetting the position.
     pub started_at: HashMap<i32, i64>,
+    /// The log state each partition was last started from, for ingest to
+    /// rebuild its windows from.
+    pub started_from: HashMap<i32, Start>,
+    /// Partitions the consumer owns, as of the last rebalance callback.
+    pub owned: HashSet<i32>,
+    epochs: u64,
+}
+
+/// How a partition was started: from which log state, and a number that
+/// changes at every start, so that ingest notices a restart of a partition
+/// even before the rebalance event reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Start {
+    /// The partition's window mark in the log.
+    pub mark: Option<WindowMark>,
+    /// The partition's next unstored offset in the log.
+    pub stored: Option<i64>,
+    /// Distinguishes starts.
+    pub epoch: u64,
 }
 
 impl Offsets {
-    /// Where partition `p` should start: the stored offset, else its
-    /// beginning. Records the choice in `started_at`.
+    /// Where partition `p` should start: early enough to rebuild its open
+    /// windows (the mark's `replay_from`), else the stored offset, else its
+    /// beginning. Records the choice.
     pub fn start(&mut self, p: i32) -> Offset {
-        match self.stored.get(&p) {
+        let mark = self.marks.get(&p).copied();
+        let stored = self.stored.get(&p).copied();
+        self.epochs += 1;
+        let start = Start {
+            mark,
+            stored,
+            epoch: self.epochs,
+        };
+        self.started_from.insert(p, start);
+        match Windows::start_offset(mark, stored) {
             Some(o) => {
-                self.started_at.insert(p, *o);
-                Offset::Offset(*o)
+                self.started_at.insert(p, o);
+                Offset::Offset(o)
             }
             None => {
                 self.started_at.remove(&p);
@@ -97,6 +132,7 @@ impl ConsumerContext for IngestContext {
                 {
                     let mut positions = self.positions.lock().expect("positions lock");
                     for (topic, p) in &parts {
+                        positions.owned.insert(*p);
                         let offset = positions.start(*p);
                         if let Err(e) = tpl.set_partition_offset(topic, *p, offset) {
                             tracing::error!(partition = p, error = %e, "could not set start offset");
@@ -116,6 +152,12 @@ impl ConsumerContext for IngestContext {
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(partitions = ?ids, "partitions revoked");
+                {
+                    let mut positions = self.positions.lock().expect("positions lock");
+                    for p in &ids {
+                        positions.owned.remove(p);
+                    }
+                }
                 let res = if cooperative {
                     consumer.incremental_unassign(tpl)
                 } else {
@@ -128,6 +170,11 @@ impl ConsumerContext for IngestContext {
             }
             other => {
                 tracing::error!(error = ?other, "rebalance error; dropping assignment");
+                self.positions
+                    .lock()
+                    .expect("positions lock")
+                    .owned
+                    .clear();
                 let _ = consumer.unassign();
                 let _ = self.events.send(Rebalance::Revoked(ids));
             }

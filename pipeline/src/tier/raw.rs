@@ -67,6 +67,21 @@ pub struct EncodedFile {
 }
 
 impl EncodedFile {
+    /// A file to be written at `path`, described by `file`.
+    pub(crate) fn new(path: Path, bytes: Bytes, file: DataFile) -> Self {
+        Self { path, bytes, file }
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True for an empty file (never produced).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
     /// Puts the file in the store, where it stays invisible until a commit
     /// names it. Idempotent: a retry after an ambiguous failure finds its
     /// own earlier write (the path is unique to this file).
