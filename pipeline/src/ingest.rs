@@ -126,6 +126,9 @@ pub struct IngestOptions {
     /// A partition without messages for this long stops holding the
     /// watermark back; when every partition is idle, all windows close.
     pub idle_timeout: Duration,
+    /// Write the `1m` tier from the stream (default). Off: raw only, e.g.
+    /// to measure what aggregation costs.
+    pub aggregate: bool,
 }
 
 impl IngestOptions {
@@ -139,6 +142,7 @@ impl IngestOptions {
             limits: DecodeLimits::default(),
             allowed_lateness: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
+            aggregate: true,
         }
     }
 }
@@ -249,7 +253,7 @@ impl Ingest {
                 Some(event) = events.recv() => self.on_rebalance(event).await?,
                 _ = ticker.tick() => {
                     let due = self.batch.started.is_some_and(|t| t.elapsed() >= self.opts.flush_interval);
-                    if due || self.windows.has_work(Instant::now()) {
+                    if due || (self.opts.aggregate && self.windows.has_work(Instant::now())) {
                         self.flush().await?;
                     }
                 }
@@ -271,7 +275,7 @@ impl Ingest {
                     if reset {
                         self.windows.reset(partition, offset);
                     }
-                    let rebuild = self.windows.wants(partition, offset);
+                    let rebuild = self.opts.aggregate && self.windows.wants(partition, offset);
                     if take.is_none() && !rebuild {
                         continue;
                     }
@@ -457,7 +461,7 @@ impl Ingest {
             true => Instant::now() + self.opts.idle_timeout + Duration::from_secs(1),
             false => Instant::now(),
         };
-        if self.batch.ranges.is_empty() && !self.windows.has_work(now) {
+        if self.batch.ranges.is_empty() && !(self.opts.aggregate && self.windows.has_work(now)) {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);

@@ -484,12 +484,16 @@ impl Windows {
         now: Instant,
         next_offset: impl Fn(i32) -> Option<i64>,
     ) -> (Vec<ClosedWindow>, BTreeMap<i32, WindowMark>) {
+        // Windows only close when some partition's close moved (about once
+        // a minute); otherwise only corrections are taken, without a scan.
+        let mut advanced = false;
         if let Some(cut) = self.cutoff(now) {
             for p in self.parts.values_mut() {
                 // While replaying, the log's mark still describes the
                 // messages not yet re-read: keep it until they are.
-                if !p.replaying() {
-                    p.closed_before = p.closed_before.max(cut);
+                if !p.replaying() && cut > p.closed_before {
+                    p.closed_before = cut;
+                    advanced = true;
                 }
             }
         }
@@ -503,6 +507,9 @@ impl Windows {
         let parts = &self.parts;
         let closed_of = |p: i32| parts.get(&p).map_or(i64::MIN, |p| p.closed_before);
         for (idx, state) in self.states.iter_mut().enumerate() {
+            if !advanced {
+                break;
+            }
             if state.key.is_empty() {
                 continue;
             }
@@ -548,6 +555,7 @@ impl Windows {
         // Free the states left without windows.
         let spilled: std::collections::HashSet<u32> = self.spill.keys().map(|k| k.0).collect();
         let idle: Vec<u32> = (0..self.states.len() as u32)
+            .filter(|_| advanced)
             .filter(|i| {
                 let s = &self.states[*i as usize];
                 !s.key.is_empty()
