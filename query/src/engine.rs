@@ -1,24 +1,37 @@
 //! The query engine: one DataFusion session over a Strata store.
 //!
 //! The session knows the store's object store under
-//! [`strata_storage::store::STORE_URL`] and one [`TierTable`] per tier, and
-//! nothing else: no URL tables, no other object stores, no way to create
-//! tables. Every statement goes through [`guard::check`] first and is
-//! planned with [`guard::sql_options`].
+//! [`strata_storage::store::STORE_URL`] and one table per tier, and nothing
+//! else: no URL tables, no other object stores, no way to create tables.
+//! `metrics_raw` is the raw tier's [`TierTable`]; `metrics_1m` and
+//! `metrics_1h` are views merging the partial aggregates of their tier's
+//! [`TierTable`], which has no name of its own (see [`crate::merge`]).
+//! Every statement goes through [`guard::check`] first and is planned with
+//! [`guard::sql_options`].
+//!
+//! Maintenance jobs read through the same session, but over the files they
+//! are about to replace rather than the newest snapshot:
+//! [`QueryEngine::read_files`] and [`QueryEngine::merge_files`].
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::provider_as_source;
+use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{LogicalPlanBuilder, col};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
 use strata_schemas::Tier;
-use strata_storage::TableLog;
+use strata_schemas::tier::col as c;
 use strata_storage::store::STORE_URL;
+use strata_storage::{DataFile, TableLog};
 
 use crate::error::Result;
 use crate::guard;
+use crate::merge;
 use crate::table::TierTable;
 
 /// Answers read-only SQL over the tiers of one store.
@@ -41,7 +54,8 @@ impl std::fmt::Debug for QueryEngine {
 
 impl QueryEngine {
     /// A session over the store behind `log`, with every tier registered as
-    /// its table (`metrics_raw`, …).
+    /// its table (`metrics_raw`) or merging view (`metrics_1m`,
+    /// `metrics_1h`).
     pub fn new(log: Arc<TableLog>) -> Result<Self> {
         let config = SessionConfig::new().with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
@@ -50,7 +64,13 @@ impl QueryEngine {
         let mut tables = Vec::new();
         for tier in Tier::ALL {
             let table = Arc::new(TierTable::new(tier, Arc::clone(&log))?);
-            ctx.register_table(tier.table_name(), Arc::clone(&table) as _)?;
+            match tier {
+                Tier::Raw => ctx.register_table(tier.table_name(), Arc::clone(&table) as _)?,
+                Tier::Minute | Tier::Hour => {
+                    let view = merge::merged_view(Arc::clone(&table))?;
+                    ctx.register_table(tier.table_name(), Arc::new(view))?
+                }
+            };
             tables.push(table);
         }
         Ok(Self { ctx, tables })
@@ -70,13 +90,76 @@ impl QueryEngine {
         Ok((schema, batches))
     }
 
-    /// The table of `tier`, e.g. to read its scan counters.
+    /// The stored files of `tier` as a table, e.g. to read its scan
+    /// counters. For the aggregated tiers this is the table of parts under
+    /// the SQL view.
     pub fn table(&self, tier: Tier) -> &Arc<TierTable> {
         self.tables
             .iter()
             .find(|t| t.tier() == tier)
             .expect("every tier is registered")
     }
+
+    /// The rows of exactly `files`, all of `tier`, as stored ([`Tier::schema`],
+    /// `exact` included), in no particular order.
+    ///
+    /// For maintenance: a job that replaces `files` must read those files,
+    /// not whatever the log holds by the time the query runs. Values come
+    /// through DataFusion's Parquet reader and so in the stored schema's
+    /// types, whatever the physical encoding of the file.
+    pub fn read_files(&self, tier: Tier, files: Vec<DataFile>) -> Result<DataFrame> {
+        let plan = self.files_scan(tier, files)?.build()?;
+        Ok(DataFrame::new(self.ctx.state(), plan))
+    }
+
+    /// The rows of exactly `files`, all of the aggregated tier `tier`,
+    /// merged into one row per series and window of tier `into` (`tier`
+    /// itself, or a coarser one), in the stored schema ([`Tier::schema`]:
+    /// with the merged `exact` flag) and storage order (metric name, labels,
+    /// bucket).
+    ///
+    /// Merging into `tier` folds the parts of each window (compaction);
+    /// into a coarser tier it first folds each window's parts, then chains
+    /// the windows in time order (rollup), which keeps exact windows exact.
+    /// Note that the columns' nullability may differ from the stored
+    /// schema (a computed `bucket` is nullable); the values never are null.
+    pub fn merge_files(&self, tier: Tier, files: Vec<DataFile>, into: Tier) -> Result<DataFrame> {
+        let (Some(from_ns), Some(into_ns)) = (tier.resolution_ns(), into.resolution_ns()) else {
+            return Err(plan_error(format!(
+                "can only merge aggregated tiers, not {} into {}",
+                tier.dir(),
+                into.dir()
+            )));
+        };
+        if into_ns < from_ns || into_ns % from_ns != 0 {
+            return Err(plan_error(format!(
+                "cannot merge windows of {} into {}",
+                tier.dir(),
+                into.dir()
+            )));
+        }
+        let mut plan = merge::merge_plan(self.files_scan(tier, files)?, None, true)?;
+        if into_ns != from_ns {
+            plan = merge::merge_plan(plan, Some(into_ns), true)?;
+        }
+        let order = [c::METRIC_NAME, c::LABELS, c::BUCKET].map(|name| col(name).sort(true, false));
+        let plan = plan.sort(order)?.build()?;
+        Ok(DataFrame::new(self.ctx.state(), plan))
+    }
+
+    fn files_scan(&self, tier: Tier, files: Vec<DataFile>) -> Result<LogicalPlanBuilder> {
+        let table = Arc::new(TierTable::over_files(tier, files)?);
+        let name = format!("{}_files", tier.table_name());
+        Ok(LogicalPlanBuilder::scan(
+            name,
+            provider_as_source(table),
+            None,
+        )?)
+    }
+}
+
+fn plan_error(message: String) -> crate::Error {
+    crate::Error::DataFusion(DataFusionError::Plan(message))
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Strata's query service: SQL over the tiers, read-only, over HTTP.
 //!
 //! A [`QueryEngine`] is a DataFusion session in which every tier is a table
-//! backed by the commit log of the store: each scan reads the newest
+//! backed by the commit log of the store (for `metrics_1m` and `metrics_1h`
+//! a view merging the partial aggregates of the stored files into one row
+//! per series and window, see [`merge`]): each scan reads the newest
 //! snapshot of the log, so files committed by the ingest pipeline are
 //! visible to the next query without a restart. Files are pruned by the
 //! time range and metric names the query's filters imply before any of them
@@ -16,7 +18,9 @@
 //!
 //! # Layout
 //! - [`engine`]: the [`QueryEngine`], a DataFusion session over the store.
-//! - [`table`]: [`TierTable`], one tier as a DataFusion table.
+//! - [`table`]: [`TierTable`], one tier's stored files as a DataFusion table.
+//! - [`merge`]: the views `metrics_1m` and `metrics_1h`, merging partial
+//!   aggregates with the `agg_merge` aggregate function.
 //! - [`prune`]: what a query's filters imply about which files can match.
 //! - [`guard`]: refusing everything but reads, before and during planning.
 //! - [`format`](mod@format): results as JSON, JSON lines, CSV or Arrow IPC.
@@ -30,6 +34,7 @@ pub mod error;
 pub mod format;
 pub mod guard;
 pub mod http;
+pub mod merge;
 pub mod prune;
 pub mod table;
 

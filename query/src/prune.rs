@@ -3,8 +3,10 @@
 //! The commit log records, for every data file, the range of its sample
 //! times and of its metric names. [`FilePredicate::from_filters`] reads the
 //! filters DataFusion pushes into a scan and derives
-//! - the time range the rows must fall in, from comparisons of `ts` with
-//!   constants (`>`, `>=`, `<`, `<=`, `=`, `BETWEEN`, `IN`), and
+//! - the time range the rows must fall in, from comparisons of the tier's
+//!   time column (`ts` for raw, `bucket` for the aggregated tiers, see
+//!   [`strata_schemas::Tier::time_column`]) with constants (`>`, `>=`, `<`,
+//!   `<=`, `=`, `BETWEEN`, `IN`), and
 //! - the set of metric names the rows must have, from `metric_name = 'x'`
 //!   and `metric_name IN (...)`,
 //!
@@ -15,6 +17,12 @@
 //! predicate may keep files that turn out to hold no match (DataFusion still
 //! applies every filter to the rows), but it never drops a file that holds
 //! one.
+//!
+//! A file's `min_ts_ns`/`max_ts_ns` in the log bound the same column the
+//! predicate does: sample times for raw files, window starts (buckets) for
+//! aggregated ones. So `bucket >= X` keeps every file whose largest bucket
+//! is at least `X`; a window that starts before `X` is not selected even
+//! though it ends after `X`, for the files exactly as for the rows.
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
@@ -32,12 +40,14 @@ use strata_storage::DataFile;
 
 /// The time range and metric names a file must overlap to be scanned.
 ///
-/// `None` means unconstrained. Bounds are inclusive, in nanoseconds since
+/// `None` means unconstrained. `time` bounds the table's time column (the
+/// one given to [`FilePredicate::from_filters`]). Bounds are inclusive, in nanoseconds since
 /// the epoch, held as `i128` so that converting coarser units and stepping
 /// past a strict bound can never overflow.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FilePredicate {
-    /// Inclusive `[min, max]` of `ts`, ns; empty when `min > max`.
+    /// Inclusive `[min, max]` of the time column, ns; empty when
+    /// `min > max`.
     pub time: Option<(i128, i128)>,
     /// The metric names rows may have; empty means none can match.
     pub metrics: Option<BTreeSet<String>>,
@@ -45,11 +55,17 @@ pub struct FilePredicate {
 
 impl FilePredicate {
     /// Derives the predicate implied by `filters` (a conjunction, as passed
-    /// to `TableProvider::scan`) over a table of schema `schema`.
+    /// to `TableProvider::scan`) over a table of schema `schema` whose
+    /// files' time statistics are those of column `time_column`.
     ///
     /// `props` supplies the query's start time, so that `now()` folds to the
     /// same constant the query itself uses.
-    pub fn from_filters(filters: &[Expr], schema: &DFSchemaRef, props: &ExecutionProps) -> Self {
+    pub fn from_filters(
+        filters: &[Expr],
+        time_column: &str,
+        schema: &DFSchemaRef,
+        props: &ExecutionProps,
+    ) -> Self {
         let context = SimplifyContext::builder()
             .with_schema(DFSchemaRef::clone(schema))
             .with_query_execution_start_time(props.query_execution_start_time)
@@ -62,7 +78,7 @@ impl FilePredicate {
                 // schema here has none.
                 let expr = unnormalize_col(f.clone());
                 let expr = simplifier.simplify(expr.clone()).unwrap_or(expr);
-                analyze(&expr)
+                analyze(&expr, time_column)
             })
             .fold(Self::default(), and)
     }
@@ -118,13 +134,13 @@ fn or(a: FilePredicate, b: FilePredicate) -> FilePredicate {
     }
 }
 
-fn analyze(expr: &Expr) -> FilePredicate {
+fn analyze(expr: &Expr, time: &str) -> FilePredicate {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
-            Operator::And => and(analyze(left), analyze(right)),
-            Operator::Or => or(analyze(left), analyze(right)),
-            _ => compare(left, *op, right)
-                .or_else(|| compare(right, op.swap()?, left))
+            Operator::And => and(analyze(left, time), analyze(right, time)),
+            Operator::Or => or(analyze(left, time), analyze(right, time)),
+            _ => compare(left, *op, right, time)
+                .or_else(|| compare(right, op.swap()?, left, time))
                 .unwrap_or_default(),
         },
         Expr::Between(Between {
@@ -133,15 +149,17 @@ fn analyze(expr: &Expr) -> FilePredicate {
             low,
             high,
         }) => and(
-            compare(expr, Operator::GtEq, low).unwrap_or_default(),
-            compare(expr, Operator::LtEq, high).unwrap_or_default(),
+            compare(expr, Operator::GtEq, low, time).unwrap_or_default(),
+            compare(expr, Operator::LtEq, high, time).unwrap_or_default(),
         ),
         Expr::InList(InList {
             expr,
             list,
             negated: false,
         }) => {
-            let mut items = list.iter().map(|item| compare(expr, Operator::Eq, item));
+            let mut items = list
+                .iter()
+                .map(|item| compare(expr, Operator::Eq, item, time));
             match items.next().flatten() {
                 Some(first) => items
                     .try_fold(first, |acc, next| Some(or(acc, next?)))
@@ -153,14 +171,15 @@ fn analyze(expr: &Expr) -> FilePredicate {
     }
 }
 
-/// The constraint of `column op literal`, if it is one we understand.
-fn compare(column: &Expr, op: Operator, literal: &Expr) -> Option<FilePredicate> {
+/// The constraint of `column op literal`, if it is one we understand;
+/// `time` names the table's time column.
+fn compare(column: &Expr, op: Operator, literal: &Expr, time: &str) -> Option<FilePredicate> {
     let Expr::Literal(value, _) = literal else {
         return None;
     };
     let (name, cast_to) = column_of(column)?;
-    if name == col::TS {
-        // A cast of `ts` to a coarser unit truncates: widen by one unit of
+    if name == time {
+        // A cast of the time column to a coarser unit truncates: widen by one unit of
         // that unit on each side, whatever the rounding direction.
         let slack = match cast_to {
             None => 0,
@@ -233,8 +252,8 @@ fn literal_ns(value: &ScalarValue) -> Option<i128> {
         ScalarValue::TimestampNanosecond(Some(v), _) => i128::from(*v),
         ScalarValue::Date32(Some(d)) => i128::from(*d) * DAY_NS,
         ScalarValue::Date64(Some(ms)) => i128::from(*ms) * 1_000_000,
-        // A string compared with `ts` means what casting it to `ts`'s type
-        // means, which is how DataFusion coerces it.
+        // A string compared with a time column means what casting it to the
+        // column's type means, which is how DataFusion coerces it.
         ScalarValue::Utf8(Some(_))
         | ScalarValue::LargeUtf8(Some(_))
         | ScalarValue::Utf8View(Some(_)) => match value.cast_to(&ts_type()).ok()? {

@@ -1,11 +1,20 @@
-//! One tier as a DataFusion table, read through the commit log.
+//! One tier's stored files as a DataFusion table, read through the commit
+//! log.
 //!
 //! A [`TierTable`] holds no list of files. Every scan asks the log for its
 //! newest snapshot (two small GETs when nothing changed), so a file the
 //! ingest pipeline commits is visible to the next query, and a file a
 //! compaction removes is never opened again. The snapshot's files are
-//! pruned with the [`FilePredicate`] the scan's filters imply; the
-//! survivors become one Parquet scan (`DataSourceExec`).
+//! pruned with the [`FilePredicate`] the scan's filters imply, on the
+//! tier's time column (`ts` or `bucket`); the survivors become one Parquet
+//! scan (`DataSourceExec`).
+//!
+//! The table's schema is the *stored* one ([`Tier::schema`]): for the
+//! aggregated tiers its rows are partial aggregates, several per series and
+//! window, and users see them only through the merging views of
+//! [`crate::merge`]. Maintenance jobs instead read a fixed set of files
+//! with [`TierTable::over_files`], so that what they read is exactly what
+//! they later replace.
 //!
 //! Filters are reported as [`TableProviderFilterPushDown::Inexact`]:
 //! DataFusion keeps applying them above the scan, and its physical filter
@@ -30,16 +39,16 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use strata_schemas::Tier;
-use strata_storage::TableLog;
 use strata_storage::store::STORE_URL;
+use strata_storage::{DataFile, TableLog};
 
 use crate::prune::FilePredicate;
 
-/// A tier of the store as a read-only SQL table.
+/// The stored files of a tier as a read-only SQL table.
 #[derive(Debug)]
 pub struct TierTable {
     tier: Tier,
-    log: Arc<TableLog>,
+    files: Files,
     schema: SchemaRef,
     /// `schema` for the expression simplifier, built once.
     df_schema: DFSchemaRef,
@@ -54,10 +63,28 @@ impl TierTable {
     /// The session running the scans must have the store's object store
     /// registered under [`STORE_URL`].
     pub fn new(tier: Tier, log: Arc<TableLog>) -> Result<Self, DataFusionError> {
+        Self::with_files(tier, Files::Log(log))
+    }
+
+    /// A table of exactly `files` (all of `tier`), whatever the log says
+    /// now: what a maintenance job reads before replacing those files.
+    pub fn over_files(tier: Tier, files: Vec<DataFile>) -> Result<Self, DataFusionError> {
+        if let Some(f) = files.iter().find(|f| f.tier != tier.dir()) {
+            return Err(DataFusionError::Plan(format!(
+                "file {} is of tier {}, not {}",
+                f.path,
+                f.tier,
+                tier.dir()
+            )));
+        }
+        Self::with_files(tier, Files::Fixed(files))
+    }
+
+    fn with_files(tier: Tier, files: Files) -> Result<Self, DataFusionError> {
         let schema = tier.schema();
         Ok(Self {
             tier,
-            log,
+            files,
             df_schema: Arc::new(DFSchema::try_from(SchemaRef::clone(&schema))?),
             schema,
             store_url: ObjectStoreUrl::parse(STORE_URL)?,
@@ -104,22 +131,33 @@ impl TableProvider for TierTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let snapshot = self
-            .log
-            .snapshot()
-            .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let predicate =
-            FilePredicate::from_filters(filters, &self.df_schema, state.execution_props());
-        let files: Vec<PartitionedFile> = snapshot
-            .files_of(self.tier.dir())
-            .filter(|f| predicate.may_match(f))
-            .map(|f| PartitionedFile::new(f.path.clone(), f.bytes))
-            .collect();
-        let total = snapshot.files_of(self.tier.dir()).count();
+        let predicate = FilePredicate::from_filters(
+            filters,
+            self.tier.time_column(),
+            &self.df_schema,
+            state.execution_props(),
+        );
+        let keep = |f: &DataFile| {
+            predicate
+                .may_match(f)
+                .then(|| PartitionedFile::new(f.path.clone(), f.bytes))
+        };
+        let (files, total, seq): (Vec<PartitionedFile>, usize, Option<u64>) = match &self.files {
+            Files::Log(log) => {
+                let snapshot = log
+                    .snapshot()
+                    .await
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                let files = snapshot.files_of(self.tier.dir()).filter_map(keep);
+                let files = files.collect();
+                let total = snapshot.files_of(self.tier.dir()).count();
+                (files, total, Some(snapshot.seq))
+            }
+            Files::Fixed(list) => (list.iter().filter_map(keep).collect(), list.len(), None),
+        };
         tracing::debug!(
             table = self.tier.table_name(),
-            seq = snapshot.seq,
+            ?seq,
             files = files.len(),
             pruned = total - files.len(),
             ?predicate,
@@ -145,6 +183,15 @@ impl TableProvider for TierTable {
             .build();
         format.create_physical_plan(state, config).await
     }
+}
+
+/// Where a [`TierTable`] finds its files.
+#[derive(Debug)]
+enum Files {
+    /// The tier's files in the newest snapshot of the log, at every scan.
+    Log(Arc<TableLog>),
+    /// A fixed list.
+    Fixed(Vec<DataFile>),
 }
 
 /// Deals `files` round-robin into at most `partitions` groups, one per

@@ -19,7 +19,23 @@ fn schema() -> DFSchemaRef {
 }
 
 fn predicate(filters: &[Expr]) -> FilePredicate {
-    FilePredicate::from_filters(filters, &schema(), &ExecutionProps::new())
+    FilePredicate::from_filters(
+        filters,
+        Tier::Raw.time_column(),
+        &schema(),
+        &ExecutionProps::new(),
+    )
+}
+
+/// The predicate over an aggregated tier, whose time column is `bucket`.
+fn agg_predicate(filters: &[Expr]) -> FilePredicate {
+    let schema = Arc::new(DFSchema::try_from(Tier::Minute.schema()).unwrap());
+    FilePredicate::from_filters(
+        filters,
+        Tier::Minute.time_column(),
+        &schema,
+        &ExecutionProps::new(),
+    )
 }
 
 fn file(min_ts: i64, max_ts: i64, min_metric: &str, max_metric: &str) -> DataFile {
@@ -100,7 +116,7 @@ fn now_folds_to_the_query_start_time() {
     let props = ExecutionProps::new().with_query_execution_start_time(start);
     let interval = lit(ScalarValue::new_interval_mdn(0, 0, HOUR));
     let filter = col("ts").gt_eq(now() - interval);
-    let p = FilePredicate::from_filters(&[filter], &schema(), &props);
+    let p = FilePredicate::from_filters(&[filter], Tier::Raw.time_column(), &schema(), &props);
     let t0 = i128::from(start.timestamp_nanos_opt().unwrap());
     assert_eq!(p.time, Some((t0 - i128::from(HOUR), i128::MAX)));
 }
@@ -169,4 +185,26 @@ fn qualified_columns_are_understood() {
     let qualified = Expr::Column(datafusion::common::Column::new(Some("metrics_raw"), "ts"));
     let p = predicate(&[qualified.lt(ts_ns(10))]);
     assert_eq!(p.time, Some((i128::MIN, 9)));
+}
+
+#[test]
+fn aggregated_tiers_prune_on_bucket() {
+    // Files of buckets [T0, T0 + 59 min] and the next hour's.
+    let hour0 = file(T0, T0 + HOUR - 60_000_000_000, "a", "z");
+    let hour1 = file(T0 + HOUR, T0 + 2 * HOUR - 60_000_000_000, "a", "z");
+    // From the middle of hour 0 on: both files.
+    let p = agg_predicate(&[col("bucket").gt_eq(ts_ns(T0 + HOUR / 2))]);
+    assert!(p.may_match(&hour0) && p.may_match(&hour1));
+    // The second half of hour 0: its file only.
+    let p = agg_predicate(&[
+        col("bucket").gt_eq(ts_ns(T0 + HOUR / 2)),
+        col("bucket").lt(ts_ns(T0 + HOUR)),
+    ]);
+    assert!(p.may_match(&hour0) && !p.may_match(&hour1));
+    // `bucket >= X` keeps a file whose largest bucket is X.
+    let p = agg_predicate(&[col("bucket").gt_eq(ts_ns(T0 + HOUR - 60_000_000_000))]);
+    assert!(p.may_match(&hour0));
+    // `ts` means nothing to an aggregated tier, `bucket` nothing to raw.
+    assert_eq!(agg_predicate(&[col("ts").lt(ts_ns(0))]).time, None);
+    assert_eq!(predicate(&[col("bucket").lt(ts_ns(0))]).time, None);
 }
