@@ -8,6 +8,7 @@
 //! - [`retention`]: deletes expired time partitions, never before the
 //!   coarser tier covers them.
 //! - [`gc`]: deletes data files no commit references, after a grace period.
+//! - [`schedule`]: runs the four, in that order, every interval.
 #![warn(missing_docs)]
 
 pub mod compact;
@@ -15,5 +16,6 @@ mod error;
 pub mod gc;
 pub mod retention;
 pub mod rollup;
+pub mod schedule;
 
 pub use error::{Error, Result};
