@@ -24,6 +24,8 @@ pub(crate) enum Command {
         store: StoreArgs,
         #[command(flatten)]
         ingest: IngestArgs,
+        #[command(flatten)]
+        maintenance: MaintenanceArgs,
     },
     /// Serve SQL over HTTP on the store's tiers.
     Serve {
@@ -46,6 +48,39 @@ pub(crate) enum Command {
         /// Also produce demo samples and print a query over them.
         #[arg(long, env = "STRATA_DEMO")]
         demo: bool,
+        #[command(flatten)]
+        maintenance: MaintenanceArgs,
+    },
+    /// Compact the tiers and roll the 1h tier up, once, then exit.
+    ///
+    /// Merges the small files of each time partition (repairing estimated
+    /// 1m counter increases from the raw tier), then derives every closed
+    /// hour of the 1h tier from the 1m tier. `strata ingest` and `strata
+    /// up` do this in the background every --maintenance-interval.
+    Compact {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Roll up only hours ending at or before TIME (RFC 3339, e.g.
+        /// 2026-11-26T12:00:00Z) [default: the hours ingest has closed].
+        #[arg(long, env = "STRATA_CLOSED_BEFORE", value_name = "TIME", value_parser = parse_time)]
+        closed_before: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Drop time partitions past their tier's retention, then delete
+    /// unreferenced objects (GC), once.
+    ///
+    /// Prints every partition past retention: expired, or held back
+    /// because the coarser tier does not cover it yet (a raw hour needs
+    /// its 1m files, free of estimated rows; a 1m hour needs its 1h
+    /// rollup). Expired partitions are removed from the commit log; their
+    /// objects are deleted by GC once --gc-grace has passed since.
+    Retention {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only print the plan and what GC would delete; change nothing.
+        #[arg(long, env = "STRATA_DRY_RUN")]
+        dry_run: bool,
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// Write synthetic samples to Kafka (keyed by series).
     Produce {
@@ -136,6 +171,77 @@ pub(crate) struct IngestArgs {
     /// Refuse samples more than this far ahead of the clock.
     #[arg(long, env = "STRATA_MAX_FUTURE", default_value = "1day", value_parser = humantime::parse_duration)]
     pub(crate) max_future: Duration,
+    /// How far behind the newest event time a sample may arrive and still
+    /// join its open 1m window; later samples are stored as corrections.
+    #[arg(long, env = "STRATA_LATENESS", value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub(crate) lateness: Duration,
+    /// A Kafka partition without messages for this long stops holding 1m
+    /// windows open; when all are idle, every window closes.
+    #[arg(long, env = "STRATA_IDLE_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) idle_timeout: Duration,
+}
+
+/// Background maintenance of `strata ingest` and `strata up`.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Maintenance")]
+pub(crate) struct MaintenanceArgs {
+    /// Run compaction, rollup, retention and GC in the background this
+    /// often (0: never; run `strata compact` and `strata retention`
+    /// instead). Run it in one process per store: others only duplicate
+    /// the work.
+    #[arg(long, env = "STRATA_MAINTENANCE_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub(crate) maintenance_interval: Duration,
+    #[command(flatten)]
+    pub(crate) retention: RetentionArgs,
+}
+
+/// How long each tier keeps its data, and when GC may delete.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Retention")]
+pub(crate) struct RetentionArgs {
+    /// How long the raw tier keeps samples.
+    #[arg(long = "raw", env = "STRATA_RETENTION_RAW", value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub(crate) raw: Duration,
+    /// How long the 1m tier keeps its aggregates (at least --raw).
+    #[arg(long = "minute", env = "STRATA_RETENTION_MINUTE", value_name = "DURATION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub(crate) minute: Duration,
+    /// How long the 1h tier keeps its aggregates (at least --minute).
+    #[arg(long = "hour", env = "STRATA_RETENTION_HOUR", value_name = "DURATION", default_value = "365d", value_parser = humantime::parse_duration)]
+    pub(crate) hour: Duration,
+    /// GC deletes an unreferenced object only this long after it was
+    /// written and after a commit removed it. Must exceed the longest query
+    /// and the longest time a writer takes from writing a file to
+    /// committing it.
+    #[arg(long, env = "STRATA_GC_GRACE", value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub(crate) gc_grace: Duration,
+}
+
+impl RetentionArgs {
+    /// The policy, refused if a finer tier would outlive a coarser one.
+    pub(crate) fn policy(&self) -> anyhow::Result<strata_maintain::retention::RetentionPolicy> {
+        let policy = strata_maintain::retention::RetentionPolicy {
+            raw: self.raw,
+            minute: self.minute,
+            hour: self.hour,
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// GC settings.
+    pub(crate) fn gc(&self, dry_run: bool) -> strata_maintain::gc::GcOptions {
+        strata_maintain::gc::GcOptions {
+            grace: self.gc_grace,
+            dry_run,
+        }
+    }
+}
+
+/// Parses an RFC 3339 time, e.g. `2026-11-26T12:00:00Z`.
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-11-26T12:00:00Z"))
 }
 
 /// Where the HTTP API listens.

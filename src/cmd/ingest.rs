@@ -5,25 +5,33 @@ use std::sync::Arc;
 use strata_pipeline::decode::DecodeLimits;
 use strata_pipeline::{IngestOptions, IngestStats, KafkaConfig};
 
-use crate::cli::{IngestArgs, KafkaArgs, StoreArgs};
+use crate::cli::{IngestArgs, KafkaArgs, MaintenanceArgs, StoreArgs};
 
 pub(crate) async fn run(
     kafka: KafkaArgs,
     store: StoreArgs,
     args: IngestArgs,
+    maintenance: MaintenanceArgs,
 ) -> anyhow::Result<()> {
+    let maintenance = super::maintenance_options(&maintenance)?;
     let log = super::open_log(&store.store).await?;
     let config = kafka.config(kafka.brokers_or_default());
     let shutdown = super::shutdown_on_signal();
     let stats = Arc::new(IngestStats::default());
     let reporter = tokio::spawn(report(Arc::clone(&stats)));
+    let maintainer = super::spawn_maintenance(&log, maintenance, &shutdown);
     let res = strata_pipeline::run_ingest(
         options(config, &args, None),
         log,
         stats,
-        shutdown.cancelled_owned(),
+        shutdown.clone().cancelled_owned(),
     )
     .await;
+    // Ingest may have stopped on an error: stop maintenance too.
+    shutdown.cancel();
+    if let Some(m) = maintainer {
+        m.await?;
+    }
     reporter.abort();
     Ok(res?)
 }
@@ -40,6 +48,8 @@ pub(crate) fn options(
     o.limits = DecodeLimits {
         max_future_ns: args.max_future.as_nanos().min(i64::MAX as u128) as i64,
     };
+    o.allowed_lateness = args.lateness;
+    o.idle_timeout = args.idle_timeout;
     o
 }
 

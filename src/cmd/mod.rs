@@ -1,19 +1,23 @@
 //! One module per subcommand, plus what they share: logging and the
 //! shutdown signal.
 
+mod compact;
 mod ingest;
 mod produce;
+mod retention;
 mod serve;
 mod sql;
 mod up;
 
 use std::sync::Arc;
 
+use strata_maintain::schedule::MaintenanceOptions;
 use strata_storage::{Store, TableLog};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, MaintenanceArgs};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -21,15 +25,26 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             kafka,
             store,
             ingest,
-        } => ingest::run(kafka, store, ingest).await,
+            maintenance,
+        } => ingest::run(kafka, store, ingest, maintenance).await,
         Command::Serve { store, http } => serve::run(store, http).await,
         Command::Up {
             kafka,
             store,
             ingest,
             http,
+            maintenance,
             demo,
-        } => up::run(kafka, store, ingest, http, demo).await,
+        } => up::run(kafka, store, ingest, http, maintenance, demo).await,
+        Command::Compact {
+            store,
+            closed_before,
+        } => compact::run(store, closed_before).await,
+        Command::Retention {
+            store,
+            retention,
+            dry_run,
+        } => retention::run(store, retention, dry_run).await,
         Command::Produce { kafka, produce } => produce::run(kafka, produce).await,
         Command::Sql {
             query,
@@ -70,4 +85,36 @@ pub(crate) fn shutdown_on_signal() -> CancellationToken {
 pub(crate) async fn open_log(url: &str) -> anyhow::Result<Arc<TableLog>> {
     let store = Store::open(url)?;
     Ok(Arc::new(TableLog::open(store).await?))
+}
+
+/// The maintenance schedule `args` ask for (`None`: disabled), checked
+/// before anything starts.
+pub(crate) fn maintenance_options(
+    args: &MaintenanceArgs,
+) -> anyhow::Result<Option<MaintenanceOptions>> {
+    let policy = args.retention.policy()?;
+    if args.maintenance_interval.is_zero() {
+        return Ok(None);
+    }
+    Ok(Some(MaintenanceOptions {
+        interval: args.maintenance_interval,
+        retention: policy,
+        gc: args.retention.gc(false),
+        ..Default::default()
+    }))
+}
+
+/// Runs the maintenance schedule in the background on `log` until
+/// `shutdown`; `None` when disabled.
+pub(crate) fn spawn_maintenance(
+    log: &Arc<TableLog>,
+    opts: Option<MaintenanceOptions>,
+    shutdown: &CancellationToken,
+) -> Option<JoinHandle<()>> {
+    let opts = opts?;
+    Some(tokio::spawn(strata_maintain::schedule::run_periodically(
+        Arc::clone(log),
+        opts,
+        shutdown.clone().cancelled_owned(),
+    )))
 }

@@ -11,7 +11,7 @@ use strata_pipeline::IngestStats;
 use strata_pipeline::produce::{ProduceOptions, produce};
 use strata_query::QueryEngine;
 
-use crate::cli::{HttpArgs, IngestArgs, KafkaArgs, StoreArgs};
+use crate::cli::{HttpArgs, IngestArgs, KafkaArgs, MaintenanceArgs, StoreArgs};
 
 const DEMO_QUERY: &str = "SELECT metric_name, count(*) AS samples, round(avg(value), 2) AS avg, \
     max(ts) AS newest FROM metrics_raw GROUP BY metric_name ORDER BY metric_name";
@@ -21,8 +21,10 @@ pub(crate) async fn run(
     store: StoreArgs,
     args: IngestArgs,
     http: HttpArgs,
+    maintenance: MaintenanceArgs,
     demo: bool,
 ) -> anyhow::Result<()> {
+    let maintenance = super::maintenance_options(&maintenance)?;
     // The embedded broker lives as long as this function; it is not Send,
     // so it stays on this task.
     let mut embedded = None;
@@ -42,6 +44,9 @@ pub(crate) async fn run(
     };
     let config = kafka.config(&brokers);
     let log = super::open_log(&store.store).await?;
+    if embedded.is_some() {
+        retire_embedded_sources(&log).await?;
+    }
     let engine = Arc::new(QueryEngine::new(Arc::clone(&log))?);
     let listener = tokio::net::TcpListener::bind(http.http_addr)
         .await
@@ -62,6 +67,7 @@ pub(crate) async fn run(
         shutdown.clone().cancelled_owned(),
     ));
     let reporter = tokio::spawn(super::ingest::report(Arc::clone(&stats)));
+    let maintainer = super::spawn_maintenance(&log, maintenance, &shutdown);
 
     if embedded.is_some() {
         eprintln!(
@@ -123,6 +129,9 @@ pub(crate) async fn run(
     let ingest_res = ingest.await?;
     shutdown.cancel();
     let server_res = server.await?;
+    if let Some(m) = maintainer {
+        m.await?;
+    }
     reporter.abort();
     if let Some(p) = demo_producer {
         p.abort();
@@ -132,5 +141,28 @@ pub(crate) async fn run(
     drop(embedded);
     ingest_res?;
     server_res?;
+    Ok(())
+}
+
+/// Forgets the offsets and window marks of earlier embedded brokers: they
+/// are gone, and their marks would hold the 1h rollup back forever.
+async fn retire_embedded_sources(log: &strata_storage::TableLog) -> anyhow::Result<()> {
+    let snapshot = log.snapshot().await?;
+    let retire: Vec<String> = snapshot
+        .offsets
+        .keys()
+        .chain(snapshot.windows.keys())
+        .filter(|s| s.starts_with("embedded-"))
+        .cloned()
+        .collect();
+    if !retire.is_empty() {
+        tracing::info!(sources = retire.len(), "retiring the offsets of earlier embedded brokers");
+        log.commit(strata_storage::Commit {
+            retire,
+            writer: "strata up".into(),
+            ..Default::default()
+        })
+        .await?;
+    }
     Ok(())
 }
