@@ -270,6 +270,22 @@ impl Ingest {
                     };
                     let (partition, offset) = (msg.partition(), msg.offset());
                     IngestStats::add(&self.stats.messages, 1);
+                    let seek_back = self
+                        .positions
+                        .lock()
+                        .expect("positions lock")
+                        .check_first(partition, offset);
+                    if let Some(back) = seek_back {
+                        drop(msg);
+                        tracing::debug!(partition, offset, back, "first message past the start: seeking back");
+                        self.consumer.seek(
+                            &self.opts.kafka.topic,
+                            partition,
+                            Offset::Offset(back),
+                            Duration::from_secs(10),
+                        )?;
+                        continue;
+                    }
                     Self::sync_windows(&self.positions, &mut self.windows, partition);
                     let (take, reset) = self.arrival(partition, offset);
                     if reset {
@@ -371,6 +387,7 @@ impl Ingest {
         if let Some(start) = start
             && windows.epoch(partition) != Some(start.epoch)
         {
+            tracing::debug!(partition, ?start, "rebuilding windows");
             windows.assign(partition, start.mark, start.stored, start.epoch);
         }
     }
@@ -532,7 +549,7 @@ impl Ingest {
                 IngestStats::add(&self.stats.aggregate_rows, windows);
                 IngestStats::add(&self.stats.commits, 1);
                 IngestStats::add(&self.stats.files, nfiles);
-                tracing::debug!(seq, rows, windows, files = nfiles, "committed");
+                tracing::debug!(seq, rows, windows, files = nfiles, offsets = ?commit.offsets, "committed");
             }
             CommitOutcome::Conflict { reason } => {
                 IngestStats::add(&self.stats.conflicts, 1);

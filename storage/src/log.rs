@@ -113,6 +113,11 @@ pub struct Commit {
     /// Offset ranges persisted by this commit.
     #[serde(default)]
     pub offsets: Vec<OffsetRange>,
+    /// Sources that will never be read again (an embedded broker that is
+    /// gone): their offsets and window marks are forgotten, so that their
+    /// marks no longer hold back what depends on "every window closed".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retire: Vec<String>,
     /// Who wrote it (host, pid), for debugging.
     #[serde(default)]
     pub writer: String,
@@ -185,6 +190,10 @@ impl Snapshot {
         }
         for f in &commit.add {
             self.files.insert(f.path.clone(), f.clone());
+        }
+        for source in &commit.retire {
+            self.offsets.remove(source);
+            self.windows.remove(source);
         }
         for r in &commit.offsets {
             self.offsets

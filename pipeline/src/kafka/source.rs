@@ -45,6 +45,10 @@ pub struct Offsets {
     pub started_from: HashMap<i32, Start>,
     /// Partitions the consumer owns, as of the last rebalance callback.
     pub owned: HashSet<i32>,
+    /// Partitions started at an offset whose first message has not arrived
+    /// yet: the offset that must arrive first, and how often ingest has
+    /// had to seek back for it. See [`Offsets::check_first`].
+    pub awaiting: HashMap<i32, (i64, u32)>,
     epochs: u64,
 }
 
@@ -78,13 +82,46 @@ impl Offsets {
         match Windows::start_offset(mark, stored) {
             Some(o) => {
                 self.started_at.insert(p, o);
+                self.awaiting.insert(p, (o, 0));
                 Offset::Offset(o)
             }
             None => {
                 self.started_at.remove(&p);
+                self.awaiting.remove(&p);
                 Offset::Beginning
             }
         }
+    }
+
+    /// Checks the first message after a start. A Kafka broker answers a
+    /// fetch at offset `o` with the record batch that contains `o` (the
+    /// client drops the records before it); tansu 0.6 answers with the
+    /// first batch that *starts* at or after `o`, silently skipping the
+    /// rest of the batch holding `o`. When the first message is past the
+    /// start, returns the offset to seek back to (a batch boundary must lie
+    /// between it and the start; each retry looks further back), and
+    /// records it as the new `started_at`. Messages below the wanted start
+    /// are then skipped by their offsets as usual.
+    pub fn check_first(&mut self, p: i32, offset: i64) -> Option<i64> {
+        let (want, tries) = self.awaiting.get(&p).copied()?;
+        if offset <= want {
+            self.awaiting.remove(&p);
+            return None;
+        }
+        if tries >= 8 {
+            self.awaiting.remove(&p);
+            tracing::error!(
+                partition = p,
+                wanted = want,
+                got = offset,
+                "the broker cannot deliver offsets {want}..{offset} (deleted by retention?)"
+            );
+            return None;
+        }
+        let back = (want - (64i64 << (2 * tries))).max(0);
+        self.awaiting.insert(p, (want, tries + 1));
+        self.started_at.insert(p, back);
+        Some(back)
     }
 }
 

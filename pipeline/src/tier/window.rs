@@ -137,6 +137,9 @@ struct Part {
     replay_until: i64,
     /// The next offset to feed; earlier ones were fed already.
     fed_next: Option<i64>,
+    /// Where reading was started at assignment: until a message is fed,
+    /// the windows still need everything from there.
+    start: Option<i64>,
     /// Largest event time read, ns.
     watermark: i64,
     last_seen: Option<Instant>,
@@ -159,6 +162,7 @@ impl Part {
             replay_closed_before: closed,
             replay_until: stored_next.unwrap_or(i64::MIN),
             fed_next: None,
+            start: Windows::start_offset(mark, stored_next),
             watermark: i64::MIN,
             last_seen: None,
             open: BTreeMap::new(),
@@ -310,9 +314,10 @@ impl Windows {
 
     /// True unless the message at `offset` of `partition` was fed already.
     pub fn wants(&self, partition: i32, offset: i64) -> bool {
-        self.parts
-            .get(&partition)
-            .is_none_or(|p| p.fed_next.is_none_or(|n| offset >= n))
+        self.parts.get(&partition).is_none_or(|p| match p.fed_next {
+            Some(n) => offset >= n,
+            None => p.start.is_none_or(|s| offset >= s),
+        })
     }
 
     /// Feeds the samples of the message at `offset` of `partition`.
@@ -323,7 +328,11 @@ impl Windows {
             .parts
             .entry(partition)
             .or_insert_with(|| Part::new(None, None));
-        if part.fed_next.is_some_and(|n| offset < n) {
+        // Below the start: read again only to find the start (see
+        // `Offsets::check_first`); those messages were fed before.
+        if part.fed_next.is_some_and(|n| offset < n)
+            || (part.fed_next.is_none() && part.start.is_some_and(|s| offset < s))
+        {
             return 0;
         }
         part.fed_next = Some(offset + 1);
@@ -576,6 +585,7 @@ impl Windows {
                 .copied()
                 .min()
                 .or(part.fed_next)
+                .or(part.start)
                 .or_else(|| next_offset(*p));
             if let Some(replay_from) = replay_from {
                 marks.insert(

@@ -141,11 +141,29 @@ struct Log {
     marks: HashMap<i32, WindowMark>,
 }
 
+/// Like `strata produce`: each message holds 5 consecutive points of one
+/// series, 30 s apart, so one message spans three windows.
+fn spanning_stream(rng: &mut StdRng, partitions: usize) -> Vec<Vec<Vec<Sample>>> {
+    let mut out = vec![Vec::new(); partitions];
+    for round in 0..40i64 {
+        for series in 0..10usize {
+            let msg = (0..5)
+                .map(|i| sample(series, T0 + (round * 5 + i) * 30 * SEC, rng.random_range(0..100) as f64))
+                .collect();
+            out[series % partitions].push(msg);
+        }
+    }
+    out
+}
+
 #[test]
 fn crashes_at_any_point_neither_lose_nor_double_count() {
-    for seed in 0..30 {
+    for seed in 0..60 {
         let mut rng = StdRng::seed_from_u64(seed);
-        let messages = stream(&mut rng, 2);
+        let messages = match seed % 2 {
+            0 => stream(&mut rng, 2),
+            _ => spanning_stream(&mut rng, 2),
+        };
         let mut log = Log::default();
         let now = Instant::now();
         // The most messages one restart re-read from one partition.
@@ -236,4 +254,26 @@ fn keys_sort_like_name_then_labels_and_round_trip() {
 #[test]
 fn a_slot_is_72_bytes() {
     assert_eq!(std::mem::size_of::<Slot>(), 72);
+}
+
+#[test]
+fn a_partition_not_yet_replayed_keeps_its_mark() {
+    let mut w = Windows::new(MINUTE_NS, Duration::from_secs(60), Duration::from_secs(30));
+    let mark = WindowMark {
+        replay_from: 40,
+        closed_before_ns: T0,
+    };
+    w.assign(0, Some(mark), Some(100), 1);
+    w.assign(1, None, None, 2);
+    let now = Instant::now();
+    // Another partition moves the watermark and a commit happens before
+    // partition 0 re-read anything: its mark must not move.
+    w.feed(1, 0, &[sample(1, T0 + 10 * MINUTE_NS, 1.0)], now);
+    let (_, marks) = w.close(now, |_| Some(100));
+    assert_eq!(marks[&0], mark);
+    // Half-way through the replay, still from the first open window.
+    w.feed(0, 40, &[sample(2, T0 + 30 * SEC, 1.0)], now);
+    w.feed(0, 41, &[sample(2, T0 - 30 * SEC, 1.0)], now); // closed already: skipped
+    let (_, marks) = w.close(now, |_| Some(100));
+    assert_eq!(marks[&0], mark);
 }
