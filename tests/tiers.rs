@@ -110,7 +110,8 @@ fn assert_rows(got: &[Row], want: &[Row], with_increase: bool, context: &str) {
     assert_eq!(got.len(), want.len(), "row count; {context}");
     for (g, w) in got.iter().zip(want) {
         let same = g.series == w.series
-            && (g.bucket, g.count, g.first_ts, g.last_ts) == (w.bucket, w.count, w.first_ts, w.last_ts)
+            && (g.bucket, g.count, g.first_ts, g.last_ts)
+                == (w.bucket, w.count, w.first_ts, w.last_ts)
             && (g.min, g.max, g.first, g.last) == (w.min, w.max, w.first, w.last)
             && close(g.sum, w.sum)
             && (!with_increase || close(g.increase, w.increase));
@@ -121,9 +122,19 @@ fn assert_rows(got: &[Row], want: &[Row], with_increase: bool, context: &str) {
 /// Compares both tiers with the recomputation from raw.
 async fn assert_tiers_match_raw(dir: &std::path::Path, with_increase: bool, context: &str) {
     let m = rows(dir, &tier_sql("metrics_1m")).await;
-    assert_rows(&m, &rows(dir, &raw_sql("1 minute")).await, with_increase, &format!("1m; {context}"));
+    assert_rows(
+        &m,
+        &rows(dir, &raw_sql("1 minute")).await,
+        with_increase,
+        &format!("1m; {context}"),
+    );
     let h = rows(dir, &tier_sql("metrics_1h")).await;
-    assert_rows(&h, &rows(dir, &raw_sql("1 hour")).await, with_increase, &format!("1h; {context}"));
+    assert_rows(
+        &h,
+        &rows(dir, &raw_sql("1 hour")).await,
+        with_increase,
+        &format!("1h; {context}"),
+    );
 }
 
 /// Runs compaction (which repairs estimated windows from raw) and then the
@@ -149,7 +160,10 @@ async fn wait_for_windows(dir: &std::path::Path, want: u64, proc: &Strata) {
         if got as u64 == want {
             return;
         }
-        assert!(got as u64 <= want, "1m tier counts {got} samples, more than {want}");
+        assert!(
+            got as u64 <= want,
+            "1m tier counts {got} samples, more than {want}"
+        );
         if std::time::Instant::now() >= deadline {
             panic!(
                 "1m tier counts {got} of {want} samples; missing:\n{}\nlog:\n{}",
@@ -171,8 +185,16 @@ async fn missing_windows(dir: &std::path::Path) -> String {
     let (_, batches) = engine(dir).await.sql(sql).await.unwrap();
     let table = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap();
     let store = Store::open(&format!("file://{}", dir.display())).unwrap();
-    let snap = TableLog::open(store).await.unwrap().snapshot().await.unwrap();
-    format!("{table}\noffsets {:?}\nmarks {:?}", snap.offsets, snap.windows)
+    let snap = TableLog::open(store)
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
+    format!(
+        "{table}\noffsets {:?}\nmarks {:?}",
+        snap.offsets, snap.windows
+    )
 }
 
 /// Event times near now, so retention never touches them: `hours_back`
@@ -252,8 +274,17 @@ async fn tiers_equal_raw_recomputation_for_disordered_streams() {
     let messages: Vec<(String, Vec<u8>)> = events
         .chunks(3)
         .flat_map(|c| match c.len() == 3 && c[0].1 == c[1].1 {
-            true => vec![(c[0].1.clone(), format!("[{},{}]", c[0].2, c[1].2).into_bytes()), (c[2].1.clone(), c[2].2.clone().into_bytes())],
-            false => c.iter().map(|e| (e.1.clone(), e.2.clone().into_bytes())).collect(),
+            true => vec![
+                (
+                    c[0].1.clone(),
+                    format!("[{},{}]", c[0].2, c[1].2).into_bytes(),
+                ),
+                (c[2].1.clone(), c[2].2.clone().into_bytes()),
+            ],
+            false => c
+                .iter()
+                .map(|e| (e.1.clone(), e.2.clone().into_bytes()))
+                .collect(),
         })
         .collect();
 
@@ -269,7 +300,12 @@ async fn tiers_equal_raw_recomputation_for_disordered_streams() {
     assert!(files > 0.0);
     // Before compaction: corrections are merged by the query.
     let m = rows(dir, &tier_sql("metrics_1m")).await;
-    assert_rows(&m, &rows(dir, &raw_sql("1 minute")).await, false, "1m before compaction");
+    assert_rows(
+        &m,
+        &rows(dir, &raw_sql("1 minute")).await,
+        false,
+        "1m before compaction",
+    );
     // After compaction and rollup: everything, increase included.
     maintain(dir).await;
     assert_tiers_match_raw(dir, true, "after compaction").await;
@@ -317,7 +353,11 @@ async fn sigkill_mid_stream_leaves_tiers_exact() {
     let mut at_kill = Vec::new();
     for (round, delay_ms) in [900u64, 600, 1300, 400, 1000].into_iter().enumerate() {
         // A new group per run: tansu never evicts a SIGKILLed member.
-        let p = Strata::spawn(&ingest_args(&bed, &format!("{}-run{round}", bed.topic), &small));
+        let p = Strata::spawn(&ingest_args(
+            &bed,
+            &format!("{}-run{round}", bed.topic),
+            &small,
+        ));
         p.wait_for_line("ingest started", Duration::from_secs(60));
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         p.kill();
@@ -334,8 +374,12 @@ async fn sigkill_mid_stream_leaves_tiers_exact() {
     wait_for_rows(dir, SAMPLES, Duration::from_secs(120), &last).await;
     wait_for_windows(dir, SAMPLES, &last).await;
     last.terminate();
-    bed.assert_exactly(SAMPLES, report.value_sum, &format!("windows at kills {at_kill:?}"))
-        .await;
+    bed.assert_exactly(
+        SAMPLES,
+        report.value_sum,
+        &format!("windows at kills {at_kill:?}"),
+    )
+    .await;
     maintain(dir).await;
     assert_tiers_match_raw(dir, true, &format!("windows at kills {at_kill:?}")).await;
     let per_hour = rows(dir, &tier_sql("metrics_1h")).await;
@@ -343,6 +387,9 @@ async fn sigkill_mid_stream_leaves_tiers_exact() {
         *m.entry(r.bucket).or_default() += 1;
         m
     });
-    assert!(hours.len() >= 2, "the stream spans hour boundaries: {hours:?}");
+    assert!(
+        hours.len() >= 2,
+        "the stream spans hour boundaries: {hours:?}"
+    );
     eprintln!("1m samples counted at each kill: {at_kill:?}");
 }

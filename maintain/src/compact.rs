@@ -7,7 +7,9 @@
 //! partition of the `raw` or `1m` tier as one file (several past
 //! [`CompactOptions::max_rows_per_file`] rows) when
 //! - it holds more than [`CompactOptions::min_files`] files, and more than
-//!   its rows need, or
+//!   its rows need (raw: more than that many *small* files, under half of
+//!   `max_rows_per_file` rows; only those are merged, so the large files of
+//!   an hour still being written are not copied again at every pass), or
 //! - (`1m`) two of its files hold parts of the same window (checked by
 //!   reading the key columns, when the files' bucket ranges overlap), or
 //! - (`1m`) a file holds an estimated row, found through the `exact`
@@ -141,9 +143,17 @@ pub async fn compact(log: &Arc<TableLog>, opts: &CompactOptions) -> Result<Compa
     let estimated = estimated_partitions(&engine, &minute).await?;
 
     for (start, files) in &raw {
-        if too_many(files, opts) {
-            let rewrite = compact_raw(&engine, log, *start, files, opts).await?;
-            publish(log, Tier::Raw, *start, files, rewrite, &mut report).await?;
+        // Only small files are merged: a raw partition still being written
+        // gains a file per flush, and rewriting its large files at every
+        // pass would copy the hour over and over.
+        let small: Vec<DataFile> = files
+            .iter()
+            .filter(|f| f.rows < (opts.max_rows_per_file / 2) as u64)
+            .cloned()
+            .collect();
+        if small.len() > opts.min_files.max(1) {
+            let rewrite = compact_raw(&engine, log, *start, &small, opts).await?;
+            publish(log, Tier::Raw, *start, &small, rewrite, &mut report).await?;
         }
     }
     for (start, files) in &minute {
@@ -188,6 +198,7 @@ async fn publish(
         remove: old.iter().map(|f| f.path.clone()).collect(),
         offsets: vec![],
         writer: writer("compact"),
+        retire: Vec::new(),
     };
     match log.commit(commit).await? {
         CommitOutcome::Committed { seq } => {

@@ -350,6 +350,7 @@ pub async fn apply(log: &TableLog, plan: &[Expired]) -> Result<RetentionReport> 
         let commit = Commit {
             remove: e.files.clone(),
             writer: crate::compact::writer("retention"),
+            retire: Vec::new(),
             ..Default::default()
         };
         match log.commit(commit).await? {

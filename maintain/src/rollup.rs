@@ -191,6 +191,7 @@ async fn roll_hour(
         remove: previous.iter().map(|f| f.path.clone()).collect(),
         offsets: vec![],
         writer: writer("rollup"),
+        retire: Vec::new(),
     };
     let label = chrono::DateTime::from_timestamp_nanos(hour).format("%Y-%m-%dT%H:00Z");
     match log.commit(commit).await? {

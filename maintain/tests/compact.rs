@@ -479,8 +479,9 @@ async fn compaction_folds_parts_and_repairs_estimates() {
 async fn large_partitions_are_cut_into_sorted_files() {
     let f = Fixture::new().await;
     let w = Workload::new(3, 200);
-    // About 400 samples an hour: 7 files of 64 rows, written from 10.
-    w.write(&f, 4, 10).await;
+    // About 400 samples an hour: 7 files of 64 rows, written from 20
+    // small ones (under half of 64 rows: raw merges only small files).
+    w.write(&f, 4, 20).await;
     let opts = CompactOptions {
         min_files: 1,
         max_rows_per_file: 64,

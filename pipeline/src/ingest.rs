@@ -509,6 +509,7 @@ impl Ingest {
             remove: Vec::new(),
             offsets,
             writer: self.writer.clone(),
+            retire: Vec::new(),
         };
         let nfiles = commit.add.len() as u64;
         let store = self.log.store();

@@ -156,7 +156,10 @@ async fn retire_embedded_sources(log: &strata_storage::TableLog) -> anyhow::Resu
         .cloned()
         .collect();
     if !retire.is_empty() {
-        tracing::info!(sources = retire.len(), "retiring the offsets of earlier embedded brokers");
+        tracing::info!(
+            sources = retire.len(),
+            "retiring the offsets of earlier embedded brokers"
+        );
         log.commit(strata_storage::Commit {
             retire,
             writer: "strata up".into(),

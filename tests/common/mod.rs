@@ -133,6 +133,12 @@ impl Strata {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            // Background maintenance runs only where a test asks for it
+            // (retention would expire the fixed, old event times tests use).
+            .env(
+                "STRATA_MAINTENANCE_INTERVAL",
+                std::env::var("STRATA_MAINTENANCE_INTERVAL").unwrap_or_else(|_| "0".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

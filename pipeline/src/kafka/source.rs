@@ -207,11 +207,7 @@ impl ConsumerContext for IngestContext {
             }
             other => {
                 tracing::error!(error = ?other, "rebalance error; dropping assignment");
-                self.positions
-                    .lock()
-                    .expect("positions lock")
-                    .owned
-                    .clear();
+                self.positions.lock().expect("positions lock").owned.clear();
                 let _ = consumer.unassign();
                 let _ = self.events.send(Rebalance::Revoked(ids));
             }

@@ -98,7 +98,9 @@ impl Slot {
 
     /// Packs `agg`; `None` when its count does not fit.
     fn pack(bucket: i32, agg: &Agg) -> Option<Slot> {
-        let count = u32::try_from(agg.count).ok().filter(|c| c & EXACT_BIT == 0)?;
+        let count = u32::try_from(agg.count)
+            .ok()
+            .filter(|c| c & EXACT_BIT == 0)?;
         Some(Slot {
             bucket,
             meta: count | if agg.exact { EXACT_BIT } else { 0 },
@@ -393,7 +395,11 @@ impl Windows {
 
     /// The state index of `sample`'s series on `partition`, created if new.
     fn state_of(&mut self, partition: i32, sample: &Sample) -> u32 {
-        encode_key(&mut self.scratch, &sample.metric_name, sample.labels.pairs());
+        encode_key(
+            &mut self.scratch,
+            &sample.metric_name,
+            sample.labels.pairs(),
+        );
         let h = state_hash(partition, &self.scratch);
         let index_hit = self.index.get(&h).copied();
         if let Some(idx) = index_hit {
@@ -439,8 +445,7 @@ impl Windows {
         if self.index.get(&h) == Some(&idx) {
             self.index.remove(&h);
         } else {
-            self.collided
-                .remove(&(state.partition, state.key.to_vec()));
+            self.collided.remove(&(state.partition, state.key.to_vec()));
         }
         state.key = Box::default();
         state.slots = [Slot::EMPTY; 2];
@@ -453,10 +458,16 @@ impl Windows {
         let seen = self.parts.values().filter(|p| p.watermark > i64::MIN);
         let active = seen
             .clone()
-            .filter(|p| p.last_seen.is_some_and(|t| now.duration_since(t) < self.idle))
+            .filter(|p| {
+                p.last_seen
+                    .is_some_and(|t| now.duration_since(t) < self.idle)
+            })
             .map(|p| p.watermark)
             .min();
-        let floor = |t: i64| t.div_euclid(self.resolution).saturating_mul(self.resolution);
+        let floor = |t: i64| {
+            t.div_euclid(self.resolution)
+                .saturating_mul(self.resolution)
+        };
         match active {
             Some(wm) => Some(floor(wm.saturating_sub(self.lateness))),
             // Every partition idle: close everything read so far.
@@ -477,10 +488,9 @@ impl Windows {
             return false;
         };
         self.parts.values().filter(|p| !p.replaying()).any(|p| {
-            p.open
-                .keys()
-                .next()
-                .is_some_and(|b| (i64::from(*b) + 1).saturating_mul(self.resolution) <= cut.max(p.closed_before))
+            p.open.keys().next().is_some_and(|b| {
+                (i64::from(*b) + 1).saturating_mul(self.resolution) <= cut.max(p.closed_before)
+            })
         })
     }
 
@@ -507,7 +517,8 @@ impl Windows {
             }
         }
         let res = self.resolution;
-        let closes = |b: i32, closed_before: i64| (i64::from(b) + 1).saturating_mul(res) <= closed_before;
+        let closes =
+            |b: i32, closed_before: i64| (i64::from(b) + 1).saturating_mul(res) <= closed_before;
         let mut out: Vec<(u32, i32, Agg)> = self
             .corrections
             .drain()
@@ -544,7 +555,10 @@ impl Windows {
         // Merge duplicates (a correction for a window closed in this same
         // flush), then order by series key, then window.
         out.sort_by(|a, b| {
-            let (ka, kb) = (&self.states[a.0 as usize].key, &self.states[b.0 as usize].key);
+            let (ka, kb) = (
+                &self.states[a.0 as usize].key,
+                &self.states[b.0 as usize].key,
+            );
             ka.cmp(kb).then(a.1.cmp(&b.1)).then(a.0.cmp(&b.0))
         });
         let mut closed: Vec<ClosedWindow> = Vec::with_capacity(out.len());

@@ -119,3 +119,30 @@ async fn checkpoints_bound_replay_and_keep_state() {
     assert_eq!(snap.files.len(), 1);
     assert_eq!(snap.next_offset("c/metrics", 0), next);
 }
+
+#[tokio::test]
+async fn retired_sources_are_forgotten() {
+    let log = TableLog::open(Store::open("memory://").unwrap()).await.unwrap();
+    let mut r = range(0, None, 10);
+    r.window = Some(WindowMark {
+        replay_from: 5,
+        closed_before_ns: 60,
+    });
+    log.commit(Commit {
+        offsets: vec![r],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let snap = log.snapshot().await.unwrap();
+    assert_eq!(snap.window("c/metrics", 0).map(|w| w.replay_from), Some(5));
+    log.commit(Commit {
+        retire: vec!["c/metrics".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let snap = log.snapshot().await.unwrap();
+    assert_eq!(snap.next_offset("c/metrics", 0), None);
+    assert_eq!(snap.window("c/metrics", 0), None);
+}

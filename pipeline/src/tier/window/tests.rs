@@ -61,11 +61,18 @@ fn assert_same(got: &HashMap<(Vec<u8>, i64), Agg>, want: &HashMap<(Vec<u8>, i64)
     for (k, w) in want {
         let g = got.get(k).unwrap_or_else(|| panic!("missing window {k:?}"));
         assert_eq!(
-            (g.count, g.min, g.max, g.first_ts, g.first, g.last_ts, g.last),
-            (w.count, w.min, w.max, w.first_ts, w.first, w.last_ts, w.last),
+            (
+                g.count, g.min, g.max, g.first_ts, g.first, g.last_ts, g.last
+            ),
+            (
+                w.count, w.min, w.max, w.first_ts, w.first, w.last_ts, w.last
+            ),
             "window {k:?}"
         );
-        assert!((g.sum - w.sum).abs() <= 1e-9 * w.sum.abs().max(1.0), "sum of {k:?}");
+        assert!(
+            (g.sum - w.sum).abs() <= 1e-9 * w.sum.abs().max(1.0),
+            "sum of {k:?}"
+        );
         if g.exact {
             assert_eq!(g.increase, w.increase, "increase of {k:?}");
         }
@@ -148,7 +155,13 @@ fn spanning_stream(rng: &mut StdRng, partitions: usize) -> Vec<Vec<Vec<Sample>>>
     for round in 0..40i64 {
         for series in 0..10usize {
             let msg = (0..5)
-                .map(|i| sample(series, T0 + (round * 5 + i) * 30 * SEC, rng.random_range(0..100) as f64))
+                .map(|i| {
+                    sample(
+                        series,
+                        T0 + (round * 5 + i) * 30 * SEC,
+                        rng.random_range(0..100) as f64,
+                    )
+                })
                 .collect();
             out[series % partitions].push(msg);
         }
@@ -194,7 +207,11 @@ fn crashes_at_any_point_neither_lose_nor_double_count() {
                 let done = !progressed;
                 if done || rng.random_range(0..10) == 0 {
                     // Commit: rows, offsets and marks together.
-                    let now = if done { now + Duration::from_secs(3600) } else { now };
+                    let now = if done {
+                        now + Duration::from_secs(3600)
+                    } else {
+                        now
+                    };
                     let (rows, marks) = w.close(now, |p| log.next.get(&p).copied());
                     log.rows.extend(rows);
                     // The log's next offset is where raw rows are stored up
@@ -233,14 +250,18 @@ fn keys_sort_like_name_then_labels_and_round_trip() {
         ("b", vec![("a", "z")]),
     ];
     for (name, labels) in &cases {
-        let labels: Vec<(String, String)> =
-            labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut k = Vec::new();
         encode_key(&mut k, name, &labels);
         let (n, l) = decode_key(&k);
         assert_eq!(n, *name);
         assert_eq!(
-            l.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>(),
+            l.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>(),
             labels
         );
         keys.push(((name.to_string(), labels), k));
