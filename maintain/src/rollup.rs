@@ -34,7 +34,6 @@ use std::sync::Arc;
 
 use strata_query::QueryEngine;
 use strata_schemas::Tier;
-use strata_schemas::tier::HOUR_NS;
 use strata_storage::{Commit, CommitOutcome, DataFile, Snapshot, TableLog, layout};
 use xxhash_rust::xxh3::xxh3_128;
 

@@ -153,7 +153,14 @@ mod tests {
 
     /// A counter with a reset in the middle.
     fn points() -> Vec<(i64, f64)> {
-        vec![(1, 10.0), (2, 15.0), (3, 3.0), (4, 7.0), (5, 7.0), (6, 20.0)]
+        vec![
+            (1, 10.0),
+            (2, 15.0),
+            (3, 3.0),
+            (4, 7.0),
+            (5, 7.0),
+            (6, 20.0),
+        ]
     }
 
     #[test]
@@ -205,7 +212,14 @@ mod tests {
         assert!(!a.exact);
         assert_eq!(
             (a.count, a.sum, a.min, a.max, a.first, a.last),
-            (whole.count, whole.sum, whole.min, whole.max, whole.first, whole.last)
+            (
+                whole.count,
+                whole.sum,
+                whole.min,
+                whole.max,
+                whole.first,
+                whole.last
+            )
         );
         // A sample strictly inside the span also makes an estimate.
         let mut b = Agg::of_sorted(&[(1, 1.0), (9, 9.0)]).unwrap();

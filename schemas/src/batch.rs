@@ -145,7 +145,9 @@ impl AggBatchBuilder {
             self.labels.keys().append_value(k);
             self.labels.values().append_value(v);
         }
-        self.labels.append(true).expect("keys and values have equal length");
+        self.labels
+            .append(true)
+            .expect("keys and values have equal length");
         self.bucket.append_value(bucket_ns);
         self.count.append_value(agg.count as i64);
         let [sum, min, max, first, last, increase] = &mut self.f64s;

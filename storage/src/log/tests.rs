@@ -122,7 +122,9 @@ async fn checkpoints_bound_replay_and_keep_state() {
 
 #[tokio::test]
 async fn retired_sources_are_forgotten() {
-    let log = TableLog::open(Store::open("memory://").unwrap()).await.unwrap();
+    let log = TableLog::open(Store::open("memory://").unwrap())
+        .await
+        .unwrap();
     let mut r = range(0, None, 10);
     r.window = Some(WindowMark {
         replay_from: 5,

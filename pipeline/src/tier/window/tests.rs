@@ -26,9 +26,12 @@ fn key_of(s: &Sample) -> Vec<u8> {
     k
 }
 
+/// A series key and window start.
+type WindowId = (Vec<u8>, i64);
+
 /// The direct aggregate of every sample, by (key, bucket).
 fn direct(messages: &[Vec<Vec<Sample>>]) -> HashMap<(Vec<u8>, i64), Agg> {
-    let mut points: HashMap<(Vec<u8>, i64), Vec<(i64, f64)>> = HashMap::new();
+    let mut points: HashMap<WindowId, Vec<(i64, f64)>> = HashMap::new();
     for s in messages.iter().flatten().flatten() {
         let bucket = s.ts_ns.div_euclid(MINUTE_NS) * MINUTE_NS;
         points
@@ -114,7 +117,7 @@ fn closed_windows_equal_the_direct_aggregate() {
         let mut w = Windows::new(MINUTE_NS, Duration::from_secs(60), Duration::from_secs(30));
         let now = Instant::now();
         let mut rows = Vec::new();
-        let mut cursor = vec![0usize; 3];
+        let mut cursor = [0usize; 3];
         let mut i = 0;
         // Round-robin over partitions, closing now and then.
         while cursor.iter().zip(&messages).any(|(c, m)| *c < m.len()) {
@@ -246,6 +249,8 @@ fn keys_sort_like_name_then_labels_and_round_trip() {
         ("a", vec![("x", "1")]),
         ("a", vec![("x", "1"), ("y", "")]),
         ("a\0b", vec![]),
+        ("a\u{1}b", vec![]),
+        ("a\u{1}", vec![("\u{1}\0", "\0\u{1}")]),
         ("ab", vec![("x", "\0")]),
         ("b", vec![("a", "z")]),
     ];
