@@ -128,6 +128,10 @@ async fn ingest_to_parquet(kafka: &KafkaConfig, samples: u64, run: usize, aggreg
     let mut opts = IngestOptions::new(k);
     opts.source_id = Some(format!("bench-{run}"));
     opts.aggregate = aggregate;
+    // Both modes flush on the same short clock, so that the last partial
+    // batch does not wait out the default 5 s (windows closing can make a
+    // flush come early and shift where batches end).
+    opts.flush_interval = Duration::from_millis(250);
     let stats = Arc::new(IngestStats::default());
     let done = tokio::sync::Notify::new();
     let done = Arc::new(done);

@@ -274,7 +274,8 @@ fn agg_rows(batches: &[RecordBatch]) -> Vec<(Key, Agg)> {
         let names = b.column(0).as_string::<i32>();
         let labels = b.column(1).as_map();
         let ts = |i: usize| b.column(i).as_primitive::<TimestampNanosecondType>();
-        let f = |i: usize| b.column(i).as_primitive::<Float64Type>();
+        // Files may store float columns as integers or decimals.
+        let f = |i: usize| strata_storage::parquet::values_as_f64(b.column(i).as_ref()).unwrap();
         let count = b
             .column(3)
             .as_primitive::<datafusion::arrow::datatypes::Int64Type>();

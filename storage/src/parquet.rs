@@ -280,9 +280,23 @@ fn sorted(column_idx: i32) -> SortingColumn {
     }
 }
 
+/// The float columns of the aggregated tiers, each stored in the smallest
+/// exact [`ValueRepr`] of its file, like raw values: `min`, `max`, `first`
+/// and `last` are sample values, and sums of decimals stay decimals.
+const AGG_FLOATS: [&str; 6] = [
+    col::SUM,
+    col::MIN,
+    col::MAX,
+    col::FIRST,
+    col::LAST,
+    col::INCREASE,
+];
+
 /// Writer properties of the aggregated tiers' files: as raw, with every
-/// time column delta-encoded and every float byte-stream-split.
-pub fn agg_writer_properties() -> WriterProperties {
+/// time column delta-encoded, and each float column of [`AGG_FLOATS`]
+/// delta-encoded when stored as integers or decimals (`reprs`, in that
+/// order), byte-stream-split otherwise.
+pub fn agg_writer_properties(reprs: &[ValueRepr]) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(zstd())
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -294,18 +308,12 @@ pub fn agg_writer_properties() -> WriterProperties {
             .set_column_dictionary_enabled(c.clone(), false)
             .set_column_encoding(c, Encoding::DELTA_BINARY_PACKED);
     }
-    for c in [
-        col::SUM,
-        col::MIN,
-        col::MAX,
-        col::FIRST,
-        col::LAST,
-        col::INCREASE,
-    ] {
+    for (i, c) in AGG_FLOATS.into_iter().enumerate() {
+        let repr = reprs.get(i).copied().unwrap_or(ValueRepr::Float);
         let c = ColumnPath::from(c);
         b = b
             .set_column_dictionary_enabled(c.clone(), false)
-            .set_column_encoding(c, Encoding::BYTE_STREAM_SPLIT);
+            .set_column_encoding(c, value_encodings(repr)[0]);
     }
     // Sorted by metric_name (0), labels (1, 2), bucket (3): see above.
     b.set_sorting_columns(Some(vec![sorted(0)])).build()
@@ -364,41 +372,51 @@ pub fn split_by_value_repr(batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
 
 /// `batch` with its `value` column replaced by [`compact_values`].
 fn with_compact_values(batch: &RecordBatch) -> Result<(ValueRepr, RecordBatch)> {
+    let (batch, reprs) = with_compact_columns(batch, &[col::VALUE])?;
+    Ok((reprs[0], batch))
+}
+
+/// `batch` with each Float64 column of `names` in its smallest exact
+/// [`ValueRepr`], and the representations chosen, in `names` order.
+fn with_compact_columns(
+    batch: &RecordBatch,
+    names: &[&str],
+) -> Result<(RecordBatch, Vec<ValueRepr>)> {
     let schema = batch.schema();
-    let Ok(idx) = schema.index_of(col::VALUE) else {
-        return Ok((ValueRepr::Float, batch.clone()));
-    };
-    let Some(values) = batch.column(idx).as_primitive_opt::<Float64Type>() else {
-        return Ok((ValueRepr::Float, batch.clone()));
-    };
-    let (repr, stored) = compact_values(values);
-    if repr == ValueRepr::Float {
-        return Ok((repr, batch.clone()));
-    }
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let f = f.as_ref().clone();
-            if i == idx {
-                f.with_data_type(repr.data_type())
-            } else {
-                f
-            }
-        })
-        .collect();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     let mut columns = batch.columns().to_vec();
-    columns[idx] = stored;
+    let mut reprs = Vec::with_capacity(names.len());
+    for name in names {
+        let Ok(idx) = schema.index_of(name) else {
+            reprs.push(ValueRepr::Float);
+            continue;
+        };
+        let Some(values) = batch.column(idx).as_primitive_opt::<Float64Type>() else {
+            reprs.push(ValueRepr::Float);
+            continue;
+        };
+        let (repr, stored) = compact_values(values);
+        reprs.push(repr);
+        if repr != ValueRepr::Float {
+            fields[idx] = fields[idx].clone().with_data_type(repr.data_type());
+            columns[idx] = stored;
+        }
+    }
+    if reprs.iter().all(|r| *r == ValueRepr::Float) {
+        return Ok((batch.clone(), reprs));
+    }
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
-    Ok((repr, RecordBatch::try_new(Arc::new(schema), columns)?))
+    Ok((RecordBatch::try_new(Arc::new(schema), columns)?, reprs))
 }
 
 /// Encodes one batch of `tier`, sorted by series then time.
 pub fn encode(tier: Tier, batch: &RecordBatch) -> Result<Bytes> {
     match tier {
         Tier::Raw => encode_raw(batch),
-        Tier::Minute | Tier::Hour => encode_with(batch, agg_writer_properties()),
+        Tier::Minute | Tier::Hour => {
+            let (batch, reprs) = with_compact_columns(batch, &AGG_FLOATS)?;
+            encode_with(&batch, agg_writer_properties(&reprs))
+        }
     }
 }
 
