@@ -7,7 +7,7 @@
 //! ```text
 //! scripts/broker.sh start
 //! cargo bench --bench ingest_throughput
-//! STRATA_BENCH_SAMPLES=2000000 STRATA_BENCH_RUNS=5 cargo bench --bench ingest_throughput
+//! STRATA_BENCH_SAMPLES=5000000 STRATA_BENCH_RUNS=5 cargo bench --bench ingest_throughput
 //! ```
 //! Reports the median samples/s of each mode and their ratios. Timing
 //! starts at the first message received, so group joins do not count, and
@@ -128,10 +128,9 @@ async fn ingest_to_parquet(kafka: &KafkaConfig, samples: u64, run: usize, aggreg
     let mut opts = IngestOptions::new(k);
     opts.source_id = Some(format!("bench-{run}"));
     opts.aggregate = aggregate;
-    // Both modes flush on the same short clock, so that the last partial
-    // batch does not wait out the default 5 s (windows closing can make a
-    // flush come early and shift where batches end).
-    opts.flush_interval = Duration::from_millis(250);
+    // The last partial batch waits out the flush interval; with the
+    // default 5 s that would dominate a run of a few seconds.
+    opts.flush_interval = Duration::from_secs(1);
     let stats = Arc::new(IngestStats::default());
     let done = tokio::sync::Notify::new();
     let done = Arc::new(done);

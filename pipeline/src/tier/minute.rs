@@ -57,7 +57,8 @@ fn encode_blocking(closed: Vec<ClosedWindow>) -> Result<Vec<EncodedFile>> {
         }
         let (min_metric, max_metric) = metrics.unwrap_or_default();
         let batch = b.finish()?;
-        let bytes = parquet::encode(tier, &batch)?;
+        // Compaction folds these files soon and stores them compactly.
+        let bytes = parquet::encode_agg_fast(&batch)?;
         let path = layout::new_data_file(&layout::partition_dir(tier, start));
         let file = DataFile {
             path: path.to_string(),

@@ -43,6 +43,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
+use strata_schemas::agg::{counter_delta, sample_cmp};
 use strata_schemas::{Agg, Sample};
 use strata_storage::WindowMark;
 use xxhash_rust::xxh3::xxh3_64;
@@ -371,6 +372,18 @@ impl Windows {
     fn push_open(&mut self, idx: u32, b: i32, ts: i64, value: f64) {
         let state = &mut self.states[idx as usize];
         if let Some(slot) = state.slots.iter_mut().find(|s| s.bucket == b) {
+            // In order (the common case): update in place.
+            let count = slot.meta & !EXACT_BIT;
+            if count + 1 < EXACT_BIT && sample_cmp((ts, value), (slot.last_ts, slot.last)).is_ge() {
+                slot.meta += 1;
+                slot.sum += value;
+                slot.min = slot.min.min(value);
+                slot.max = slot.max.max(value);
+                slot.increase += counter_delta(slot.last, value);
+                slot.last_ts = ts;
+                slot.last = value;
+                return;
+            }
             let mut agg = slot.agg();
             agg.push(ts, value);
             match Slot::pack(b, &agg) {
