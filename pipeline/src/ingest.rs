@@ -527,9 +527,8 @@ impl Ingest {
         // retried after an ambiguous failure (it did land) comes back as a
         // conflict with itself; resync then resumes after it.
         let outcome = retry("committing", || async {
-            for e in &encoded {
-                e.put(store).await?;
-            }
+            // Written side by side: each put waits for its own fsync.
+            futures::future::try_join_all(encoded.iter().map(|e| e.put(store))).await?;
             Ok(self.log.commit(commit.clone()).await?)
         })
         .await?;

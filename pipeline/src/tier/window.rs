@@ -345,26 +345,44 @@ impl Windows {
         let replay = offset < part.replay_until;
         let (replay_closed, closed) = (part.replay_closed_before, part.closed_before);
         let mut fed = 0;
+        let mut watermark = i64::MIN;
+        // Windows this message opened or fed, to record where they start.
+        let mut opened: Vec<i32> = Vec::new();
+        // Consecutive samples of one message are usually one series.
+        let mut last: Option<(&Sample, u32)> = None;
         for s in samples {
             let bucket = s.ts_ns.div_euclid(self.resolution);
             let end = (bucket + 1).saturating_mul(self.resolution);
             let Ok(b) = i32::try_from(bucket) else {
                 continue; // unreachable for i64 ns at minute resolution
             };
-            let part = self.parts.get_mut(&partition).expect("inserted above");
-            part.watermark = part.watermark.max(s.ts_ns);
+            watermark = watermark.max(s.ts_ns);
             if replay && end <= replay_closed {
                 continue; // already in the tier
             }
             fed += 1;
-            let idx = self.state_of(partition, s);
+            let idx = match last {
+                Some((prev, idx))
+                    if prev.metric_name == s.metric_name && prev.labels == s.labels =>
+                {
+                    idx
+                }
+                _ => self.state_of(partition, s),
+            };
+            last = Some((s, idx));
             if end <= closed {
                 merge_into(&mut self.corrections, (idx, b), &Agg::of(s.ts_ns, s.value));
                 continue;
             }
-            let part = self.parts.get_mut(&partition).expect("inserted above");
-            part.open.entry(b).or_insert(offset);
+            if !opened.contains(&b) {
+                opened.push(b);
+            }
             self.push_open(idx, b, s.ts_ns, s.value);
+        }
+        let part = self.parts.get_mut(&partition).expect("inserted above");
+        part.watermark = part.watermark.max(watermark);
+        for b in opened {
+            part.open.entry(b).or_insert(offset);
         }
         fed
     }
