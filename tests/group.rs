@@ -1,6 +1,7 @@
 //! Two ingest processes in one consumer group on one topic, one of them
 //! leaving mid-stream: partitions move between them through rebalances,
-//! and the store still holds every sample exactly once.
+//! and the store still holds every sample exactly once, in raw and in the
+//! 1m tier.
 
 mod common;
 
@@ -67,5 +68,24 @@ async fn two_processes_share_a_group_without_duplicates() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     bed.assert_exactly(SAMPLES, report.value_sum, "two processes")
         .await;
+    // Stopping closes b's windows. Each process wrote the windows of the
+    // partitions it held, a's closed early when it left: the 1m tier must
+    // count every sample once, with one row per series and minute.
     b.terminate();
+    let got = query_row(
+        bed.dir.path(),
+        "SELECT (SELECT sum(\"count\") FROM metrics_1m), (SELECT sum(\"sum\") FROM metrics_1m), \
+         (SELECT count(*) FROM metrics_1m), \
+         (SELECT count(*) FROM (SELECT DISTINCT metric_name, labels, \
+           date_bin(INTERVAL '1 minute', ts) FROM metrics_raw))",
+    )
+    .await;
+    assert_eq!(got[0] as u64, SAMPLES, "samples counted by the 1m tier");
+    assert!(
+        (got[1] - report.value_sum).abs() < 1e-6 * report.value_sum.abs().max(1.0),
+        "1m sum {} != produced {}",
+        got[1],
+        report.value_sum
+    );
+    assert_eq!(got[2], got[3], "one 1m row per series and minute");
 }
