@@ -74,10 +74,11 @@ async fn two_processes_share_a_group_without_duplicates() {
     b.terminate();
     let got = query_row(
         bed.dir.path(),
-        "SELECT (SELECT sum(\"count\") FROM metrics_1m), (SELECT sum(\"sum\") FROM metrics_1m), \
-         (SELECT count(*) FROM metrics_1m), \
+        "SELECT (SELECT sum(\"count\") FROM metrics_1m) AS n, \
+         (SELECT sum(\"sum\") FROM metrics_1m) AS total, \
+         (SELECT count(*) FROM metrics_1m) AS tier_rows, \
          (SELECT count(*) FROM (SELECT DISTINCT metric_name, labels, \
-           date_bin(INTERVAL '1 minute', ts) FROM metrics_raw))",
+           date_bin(INTERVAL '1 minute', ts) FROM metrics_raw)) AS raw_windows",
     )
     .await;
     assert_eq!(got[0] as u64, SAMPLES, "samples counted by the 1m tier");
