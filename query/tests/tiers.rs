@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Fixture, HOUR, T0};
+use common::{Fixture, HOUR, Rng, T0};
 use datafusion::arrow::array::{Array, AsArray, MapArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type, TimestampNanosecondType};
 use datafusion::arrow::util::pretty::pretty_format_batches;
@@ -24,23 +24,6 @@ type Series = (String, Vec<(String, String)>);
 
 /// Series and window: (metric name, label pairs, bucket).
 type Key = (String, Vec<(String, String)>, i64);
-
-/// A small deterministic generator (splitmix64), so failures replay.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// How a window's samples were cut into parts.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Fixture, HOUR, T0, sample};
+use common::{Fixture, HOUR, Rng, T0, sample};
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -17,23 +17,6 @@ use strata_storage::DataFile;
 /// Points per series: several Parquet pages (20,000 rows each), so that
 /// page statistics take part in filtering.
 const POINTS: i64 = 25_000;
-
-/// A seeded generator (SplitMix64), so that failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// One data set: a metric of three series in hour `hour` after [`T0`],
 /// valued by `value(series, point, rng)`.

@@ -346,10 +346,10 @@ impl Windows {
         let (replay_closed, closed) = (part.replay_closed_before, part.closed_before);
         let mut fed = 0;
         let mut watermark = i64::MIN;
-        // Windows this message opened or fed, to record where they start.
-        let mut opened: Vec<i32> = Vec::new();
-        // Consecutive samples of one message are usually one series.
+        // Consecutive samples of one message are usually one series, and
+        // one or two windows.
         let mut last: Option<(&Sample, u32)> = None;
+        let mut last_opened: Option<i32> = None;
         for s in samples {
             let bucket = s.ts_ns.div_euclid(self.resolution);
             let end = (bucket + 1).saturating_mul(self.resolution);
@@ -374,16 +374,15 @@ impl Windows {
                 merge_into(&mut self.corrections, (idx, b), &Agg::of(s.ts_ns, s.value));
                 continue;
             }
-            if !opened.contains(&b) {
-                opened.push(b);
+            if last_opened != Some(b) {
+                last_opened = Some(b);
+                let part = self.parts.get_mut(&partition).expect("inserted above");
+                part.open.entry(b).or_insert(offset);
             }
             self.push_open(idx, b, s.ts_ns, s.value);
         }
         let part = self.parts.get_mut(&partition).expect("inserted above");
         part.watermark = part.watermark.max(watermark);
-        for b in opened {
-            part.open.entry(b).or_insert(offset);
-        }
         fed
     }
 
