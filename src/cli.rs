@@ -15,7 +15,23 @@ pub(crate) struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum RulesCommand {
+    /// Check rule files (files or directories of .yml/.yaml) like
+    /// `promtool check rules`: syntax, durations, supported PromQL.
+    Check {
+        /// Rule files or directories.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Alerting rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Consume samples from Kafka into the store's tiers.
     Ingest {
         #[command(flatten)]

@@ -1,7 +1,7 @@
-//! Strata's streaming alert evaluator (skeleton).
+//! Strata's streaming alert evaluator (in progress).
 //!
-//! Not built yet; this crate holds the plan so that the workspace's layering
-//! is in place. `strata alerts` will consume the live `metrics` topic in its
+//! Built so far: rule files and expression checking ([`rule`]). The rest is
+//! the plan. `strata alerts` will consume the live `metrics` topic in its
 //! own consumer group (`strata-alerts`), evaluate Prometheus-format rules on
 //! event time as the watermark advances, keep per-series state bounded by
 //! the longest range a rule needs, move alerts through
@@ -9,15 +9,19 @@
 //! (`rules/alerting.go`), and deliver notifications to webhooks and
 //! Alertmanager.
 //!
-//! # Layout (planned)
-//! - `rule/file.rs`: rule files (Prometheus `groups:` and the seed's list).
-//! - `rule/expr.rs`: the supported PromQL subset, parsed with `promql-parser`.
+//! # Layout
+//! - [`rule::file`]: rule files (Prometheus `groups:` and the seed's list).
+//! - [`rule::expr`]: the supported PromQL subset, parsed with `promql-parser`.
+//!
+//! Planned:
 //! - `eval/`: per-series windows and the state machine.
 //! - `notify/webhook.rs`, `notify/alertmanager.rs`: delivery with retries.
 //!
 //! Like `pipeline` and `query`, this crate depends on `strata-schemas` and on
 //! no other crate of ours.
 #![warn(missing_docs)]
+
+pub mod rule;
 
 /// The states of an alert, as in the seed's state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

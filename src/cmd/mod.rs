@@ -5,6 +5,7 @@ mod compact;
 mod ingest;
 mod produce;
 mod retention;
+mod rules;
 mod serve;
 mod sql;
 mod up;
@@ -17,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, MaintenanceArgs};
+use crate::cli::{RulesCommand, Cli, Command, MaintenanceArgs};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -51,6 +52,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             server,
             format,
         } => sql::run(&server, &query, &format).await,
+        Command::Rules {
+            command: RulesCommand::Check { paths },
+        } => rules::check(&paths),
     }
 }
 
