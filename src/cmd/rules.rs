@@ -1,4 +1,4 @@
-//! `strata rules check`.
+//! `strata rules check` and `strata rules test`.
 
 use std::path::PathBuf;
 
@@ -22,5 +22,29 @@ pub(crate) fn check(paths: &[PathBuf]) -> anyhow::Result<()> {
     match failed {
         0 => Ok(()),
         n => anyhow::bail!("{n} of {} rule paths are invalid", paths.len()),
+    }
+}
+
+/// Runs promtool-format rule unit tests: one line per file, and a failure
+/// exit when any test fails.
+pub(crate) fn test(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for file in files {
+        println!("Unit Testing: {}", file.display());
+        match strata_alerts::promtool::run_file(file) {
+            Ok(report) if report.passed() => println!("  SUCCESS"),
+            Ok(report) => {
+                failed += 1;
+                println!("  FAILED:\n{report}");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("  FAILED: {e}");
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} of {} test files failed", files.len()),
     }
 }

@@ -44,6 +44,15 @@ fn check(expr: &Expr) -> Result<(), String> {
         }
         Expr::Unary(u) => check(&u.expr),
         Expr::Binary(b) => {
+            if let Some(m) = &b.modifier {
+                use promql_parser::parser::VectorMatchCardinality as Card;
+                if matches!(m.card, Card::ManyToOne(_) | Card::OneToMany(_)) {
+                    return Err("`group_left`/`group_right` matching is not supported".into());
+                }
+                if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
+                    return Err("`fill` modifiers are not supported".into());
+                }
+            }
             check(&b.lhs)?;
             check(&b.rhs)
         }
@@ -126,6 +135,13 @@ pub fn quote_dotted_names(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_to_one_matching_is_refused_at_load() {
+        let err = parse("a * on(host) group_left(team) b").unwrap_err();
+        assert!(err.contains("group_left"), "{err}");
+        assert!(parse("a * on(host) b").is_ok());
+    }
 
     #[test]
     fn dotted_names_are_quoted() {
