@@ -23,6 +23,13 @@ pub(crate) enum RulesCommand {
         #[arg(required = true)]
         paths: Vec<std::path::PathBuf>,
     },
+    /// Run rule unit tests in promtool's test-file format, like
+    /// `promtool test rules`.
+    Test {
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +50,20 @@ pub(crate) enum Command {
         #[command(flatten)]
         maintenance: MaintenanceArgs,
     },
+    /// Evaluate alerting rules on the live topic and send notifications.
+    ///
+    /// Reads every partition of --topic (consumer group --alerts-group),
+    /// evaluates the rules on event time, records every alert state
+    /// change in the store's `alerts` table and its state in the store, and
+    /// notifies per --notify-config, --webhook or --alertmanager-url.
+    Alerts {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        alerts: AlertArgs,
+    },
     /// Serve SQL over HTTP on the store's tiers.
     Serve {
         #[command(flatten)]
@@ -61,6 +82,8 @@ pub(crate) enum Command {
         ingest: IngestArgs,
         #[command(flatten)]
         http: HttpArgs,
+        #[command(flatten)]
+        alerts: UpAlertArgs,
         /// Also produce demo samples and print a query over them.
         #[arg(long, env = "STRATA_DEMO")]
         demo: bool,
@@ -258,6 +281,88 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.to_utc())
         .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-11-26T12:00:00Z"))
+}
+
+/// Alert evaluation and notification.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Alerts")]
+pub(crate) struct AlertArgs {
+    /// Rule file, or directory of .yml/.yaml rule files (Prometheus's
+    /// format or the seed's list of groups). Reloaded on SIGHUP and when
+    /// the files change.
+    #[arg(long, env = "STRATA_RULES", value_name = "PATH")]
+    pub(crate) rules: std::path::PathBuf,
+    #[command(flatten)]
+    pub(crate) settings: AlertSettings,
+}
+
+/// `strata up`'s alert flags: evaluation runs when --rules is given.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Alerts")]
+pub(crate) struct UpAlertArgs {
+    /// Rule file or directory; alerts are evaluated when given.
+    #[arg(long, env = "STRATA_RULES", value_name = "PATH")]
+    pub(crate) rules: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub(crate) settings: AlertSettings,
+}
+
+/// Settings shared by `strata alerts` and `strata up`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct AlertSettings {
+    /// Routes and receivers in Alertmanager's configuration format
+    /// (`route`, `receivers` with `webhook_configs` and `email_configs`).
+    #[arg(
+        long,
+        env = "STRATA_NOTIFY_CONFIG",
+        value_name = "PATH",
+        group = "notify"
+    )]
+    pub(crate) notify_config: Option<std::path::PathBuf>,
+    /// Send every alert to this webhook (Alertmanager's payload, version
+    /// 4) at once: group_wait 0s, group_interval 2s.
+    #[arg(long, env = "STRATA_WEBHOOK", value_name = "URL", group = "notify")]
+    pub(crate) webhook: Option<String>,
+    /// Hand alerts to an external Alertmanager (`POST /api/v2/alerts`),
+    /// as Prometheus does.
+    #[arg(
+        long,
+        env = "STRATA_ALERTMANAGER_URL",
+        value_name = "URL",
+        group = "notify"
+    )]
+    pub(crate) alertmanager_url: Option<String>,
+    /// Evaluation interval of rule groups that set none.
+    #[arg(long, env = "STRATA_EVALUATION_INTERVAL", value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub(crate) evaluation_interval: Duration,
+    /// How often firing alerts are re-sent to Alertmanager or the
+    /// dispatcher.
+    #[arg(long, env = "STRATA_RESEND_DELAY", value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub(crate) resend_delay: Duration,
+    /// A partition silent this long stops holding the evaluation clock
+    /// back; when all are, the clock follows the wall clock.
+    #[arg(long, env = "STRATA_ALERTS_IDLE_TIMEOUT", value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub(crate) alerts_idle_timeout: Duration,
+    /// Consumer group of the evaluator (for offsets and lag monitoring).
+    #[arg(long, env = "STRATA_ALERTS_GROUP", default_value = "strata-alerts")]
+    pub(crate) alerts_group: String,
+    /// Without a saved state, read the topic from its start (default: from
+    /// its end).
+    #[arg(long, env = "STRATA_ALERTS_FROM_BEGINNING")]
+    pub(crate) from_beginning: bool,
+    /// URL of this Strata, for `$externalURL` and generator links.
+    #[arg(
+        long,
+        env = "STRATA_EXTERNAL_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub(crate) external_url: String,
+    /// Label for `$externalLabels`, `-L key=value`, repeatable.
+    #[arg(short = 'L', long = "external-label", value_parser = strata_pipeline::kafka::config::parse_property)]
+    pub(crate) external_labels: Vec<(String, String)>,
+    /// How long a notification is retried before it is given up.
+    #[arg(long, env = "STRATA_NOTIFY_MAX_RETRY", value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub(crate) notify_max_retry: Duration,
 }
 
 /// Where the HTTP API listens.

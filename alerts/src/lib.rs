@@ -1,27 +1,47 @@
-//! Strata's streaming alert evaluator (in progress).
+//! Strata's streaming alert evaluator.
 //!
-//! Built so far: rule files and expression checking ([`rule`]). The rest is
-//! the plan. `strata alerts` will consume the live `metrics` topic in its
-//! own consumer group (`strata-alerts`), evaluate Prometheus-format rules on
-//! event time as the watermark advances, keep per-series state bounded by
-//! the longest range a rule needs, move alerts through
-//! inactive → pending → firing → resolved with Prometheus's semantics
-//! (`rules/alerting.go`), and deliver notifications to webhooks and
-//! Alertmanager.
+//! `strata alerts` consumes the live `metrics` topic in its own consumer
+//! group (`strata-alerts`), evaluates Prometheus-format rules on event time
+//! as the watermark advances, keeps per-series state bounded by the longest
+//! range a rule needs, moves alerts through inactive → pending → firing →
+//! resolved with Prometheus's semantics (`rules/alerting.go`), and delivers
+//! notifications with Alertmanager's routing and grouping.
 //!
 //! # Layout
-//! - [`rule::file`]: rule files (Prometheus `groups:` and the seed's list).
-//! - [`rule::expr`]: the supported PromQL subset, parsed with `promql-parser`.
+//! - [`rule`]: rule files (Prometheus `groups:` and the seed's list) and the
+//!   supported PromQL subset, parsed with `promql-parser`.
+//! - [`promql`]: evaluation of those expressions at an instant.
+//! - [`series`]: the per-series points the rules can still read.
+//! - [`engine`]: rule groups evaluated on event time, without I/O.
+//! - [`state`]: the per-rule alert state machine.
+//! - [`template`]: annotation templates.
+//! - [`promtool`]: rule unit tests in promtool's test-file format.
+//! - [`notify`]: Alertmanager-format routing, grouping and receivers.
+//! - [`service`]: `strata alerts`: Kafka in, checkpoints and the `alerts`
+//!   table in the store, notifications out.
 //!
-//! Planned:
-//! - `eval/`: per-series windows and the state machine.
-//! - `notify/webhook.rs`, `notify/alertmanager.rs`: delivery with retries.
-//!
-//! Like `pipeline` and `query`, this crate depends on `strata-schemas` and on
-//! no other crate of ours.
+//! The evaluation core depends only on `strata-schemas`; [`service`] also
+//! uses `strata-pipeline` (Kafka settings, decoding) and `strata-storage`.
 #![warn(missing_docs)]
 
+use std::collections::BTreeMap;
+
+pub mod engine;
+pub mod notify;
+pub mod promql;
+pub mod promtool;
 pub mod rule;
+pub mod series;
+pub mod service;
+pub mod state;
+pub mod template;
+
+/// A series' or an alert's labels, sorted by name. Series labels carry the
+/// metric name as `__name__`, as in Prometheus.
+pub type LabelSet = BTreeMap<String, String>;
+
+/// The label holding the metric name.
+pub const METRIC_NAME: &str = "__name__";
 
 /// The states of an alert, as in the seed's state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -6,6 +6,8 @@
 //! `metrics_raw` is the raw tier's [`TierTable`]; `metrics_1m` and
 //! `metrics_1h` are views merging the partial aggregates of their tier's
 //! [`TierTable`], which has no name of its own (see [`crate::merge`]).
+//! `alerts` lists the alert evaluator's transition files (see
+//! [`crate::alerts`]).
 //! Every statement goes through [`guard::check`] first and is planned with
 //! [`guard::sql_options`].
 //!
@@ -41,6 +43,7 @@ use crate::table::TierTable;
 pub struct QueryEngine {
     ctx: SessionContext,
     tables: Vec<Arc<TierTable>>,
+    objects: Arc<dyn object_store::ObjectStore>,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -73,7 +76,13 @@ impl QueryEngine {
             };
             tables.push(table);
         }
-        Ok(Self { ctx, tables })
+        crate::alerts::register(&ctx)?;
+        let objects = Arc::clone(log.store().objects());
+        Ok(Self {
+            ctx,
+            tables,
+            objects,
+        })
     }
 
     /// Runs one read-only statement and returns its result.
@@ -88,6 +97,12 @@ impl QueryEngine {
         let schema = stream.schema();
         let batches: Vec<RecordBatch> = stream.try_collect().await?;
         Ok((schema, batches))
+    }
+
+    /// The alert evaluator's last status document, if one was written to
+    /// this store (see [`crate::alerts`]).
+    pub async fn alert_status(&self) -> Result<Option<serde_json::Value>> {
+        crate::alerts::status(self.objects.as_ref()).await
     }
 
     /// The stored files of `tier` as a table, e.g. to read its scan

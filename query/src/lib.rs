@@ -29,6 +29,7 @@
 //! - [`error`]: the crate's [`Error`] and its HTTP status.
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod engine;
 pub mod error;
 pub mod format;

@@ -87,7 +87,7 @@ impl SampleBatchBuilder {
     }
 }
 
-fn labels_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+pub(crate) fn labels_builder() -> MapBuilder<StringBuilder, StringBuilder> {
     MapBuilder::new(
         Some(MapFieldNames {
             entry: "entries".into(),

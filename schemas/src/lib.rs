@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod agg;
+pub mod alerts;
 pub mod batch;
 pub mod sample;
 pub mod tier;

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share: logging and the
 //! shutdown signal.
 
+mod alerts;
 mod compact;
 mod ingest;
 mod produce;
@@ -18,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{RulesCommand, Cli, Command, MaintenanceArgs};
+use crate::cli::{Cli, Command, MaintenanceArgs, RulesCommand};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -34,9 +35,10 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             store,
             ingest,
             http,
+            alerts,
             maintenance,
             demo,
-        } => up::run(kafka, store, ingest, http, maintenance, demo).await,
+        } => up::run(kafka, store, ingest, http, alerts, maintenance, demo).await,
         Command::Compact {
             store,
             closed_before,
@@ -55,6 +57,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules {
             command: RulesCommand::Check { paths },
         } => rules::check(&paths),
+        Command::Rules {
+            command: RulesCommand::Test { files },
+        } => rules::test(&files),
+        Command::Alerts {
+            kafka,
+            store,
+            alerts,
+        } => alerts::run(kafka, store, alerts).await,
     }
 }
 

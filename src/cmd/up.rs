@@ -11,7 +11,7 @@ use strata_pipeline::IngestStats;
 use strata_pipeline::produce::{ProduceOptions, produce};
 use strata_query::QueryEngine;
 
-use crate::cli::{HttpArgs, IngestArgs, KafkaArgs, MaintenanceArgs, StoreArgs};
+use crate::cli::{HttpArgs, IngestArgs, KafkaArgs, MaintenanceArgs, StoreArgs, UpAlertArgs};
 
 const DEMO_QUERY: &str = "SELECT metric_name, count(*) AS samples, round(avg(value), 2) AS avg, \
     max(ts) AS newest FROM metrics_raw GROUP BY metric_name ORDER BY metric_name";
@@ -21,10 +21,13 @@ pub(crate) async fn run(
     store: StoreArgs,
     args: IngestArgs,
     http: HttpArgs,
+    alerts: UpAlertArgs,
     maintenance: MaintenanceArgs,
     demo: bool,
 ) -> anyhow::Result<()> {
     let maintenance = super::maintenance_options(&maintenance)?;
+    // Checked before anything starts; the topic's config comes later.
+    let alert_rules = alerts.rules.clone();
     // The embedded broker lives as long as this function; it is not Send,
     // so it stays on this task.
     let mut embedded = None;
@@ -68,6 +71,21 @@ pub(crate) async fn run(
     ));
     let reporter = tokio::spawn(super::ingest::report(Arc::clone(&stats)));
     let maintainer = super::spawn_maintenance(&log, maintenance, &shutdown);
+    let evaluator = match &alert_rules {
+        Some(rules) => {
+            let opts = super::alerts::options(config.clone(), rules, &alerts.settings)?;
+            eprintln!(
+                "  Alerts: rules from {}, active alerts at GET http://{http_addr}/api/v1/alerts",
+                rules.display()
+            );
+            Some(super::alerts::spawn(
+                opts,
+                log.store().clone(),
+                shutdown.clone(),
+            ))
+        }
+        None => None,
+    };
 
     if embedded.is_some() {
         eprintln!(
@@ -129,6 +147,10 @@ pub(crate) async fn run(
     let ingest_res = ingest.await?;
     shutdown.cancel();
     let server_res = server.await?;
+    let evaluator_res = match evaluator {
+        Some(e) => e.await?,
+        None => Ok(()),
+    };
     if let Some(m) = maintainer {
         m.await?;
     }
@@ -141,6 +163,7 @@ pub(crate) async fn run(
     drop(embedded);
     ingest_res?;
     server_res?;
+    evaluator_res?;
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 //! | Route              | Answer                                              |
 //! |--------------------|-----------------------------------------------------|
 //! | `POST /api/v1/sql` | the result of one read-only statement ([`sql`])     |
+//! | `GET /api/v1/alerts` | active alerts, in Prometheus's shape              |
+//! | `GET /api/v1/rules`  | alerting rules with health and last evaluation    |
 //! | `GET /health`      | `200 ok` while the server runs                      |
 //!
 //! Errors are JSON objects `{"error": "..."}` with the status
@@ -15,6 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -28,6 +31,8 @@ use crate::error::Error;
 pub fn router(engine: Arc<QueryEngine>) -> Router {
     Router::new()
         .route("/api/v1/sql", post(sql::handle))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/rules", get(rules))
         .route("/health", get(health))
         .with_state(engine)
 }
@@ -45,6 +50,29 @@ pub async fn serve(
     axum::serve(listener, router(engine))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// `GET /api/v1/alerts`: the evaluator's pending and firing alerts, as
+/// Prometheus answers it (empty when no evaluator writes to this store).
+async fn alerts(State(engine): State<Arc<QueryEngine>>) -> Result<Response, Error> {
+    evaluator_status(&engine, "alerts").await
+}
+
+/// `GET /api/v1/rules`: rule groups with each rule's health, last
+/// evaluation, error and active alerts, as Prometheus answers it.
+async fn rules(State(engine): State<Arc<QueryEngine>>) -> Result<Response, Error> {
+    evaluator_status(&engine, "groups").await
+}
+
+async fn evaluator_status(engine: &QueryEngine, key: &str) -> Result<Response, Error> {
+    let doc = engine.alert_status().await?;
+    let part = doc
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!([]));
+    let body = serde_json::json!({"status": "success", "data": {key: part}}).to_string();
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn health() -> &'static str {
