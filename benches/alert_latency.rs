@@ -4,13 +4,13 @@
 //! ```text
 //! scripts/broker.sh start
 //! cargo bench --bench alert_latency
-//! STRATA_BENCH_RATE=100000 STRATA_BENCH_PROBES=100 cargo bench --bench alert_latency
+//! STRATA_BENCH_RATE=100000 STRATA_BENCH_PROBES=100 STRATA_BENCH_PER_MESSAGE=10 cargo bench --bench alert_latency
 //! ```
 //! In one process, like `strata up`: ingest (all tiers) and the alert
 //! evaluator read a fresh topic while a producer writes background samples
 //! at the wall clock's event time. Every 300 ms a probe sample of a new
 //! series `latency_probe{seq="N"}` is produced; the rule `latency_probe >
-//! 0` (no `for`, group interval 200ms) fires for it and `--webhook`'s
+//! 0` (no `for`, group interval `STRATA_BENCH_INTERVAL`, 200ms) fires for it and `--webhook`'s
 //! receiver, a real HTTP server in this process, notes when the
 //! notification arrives. Prints the median, p90, p99 and maximum.
 
@@ -74,6 +74,8 @@ async fn run() {
     let brokers = env("STRATA_BENCH_BROKERS", "127.0.0.1:9092".to_string());
     let rate: u64 = env("STRATA_BENCH_RATE", 100_000);
     let probes: usize = env("STRATA_BENCH_PROBES", 100);
+    let per_message: usize = env("STRATA_BENCH_PER_MESSAGE", 10);
+    let interval: String = env("STRATA_BENCH_INTERVAL", "200ms".to_string());
     let topic = format!(
         "bench-alerts-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
@@ -107,7 +109,7 @@ async fn run() {
     let rules = dir.path().join("rules.yml");
     std::fs::write(
         &rules,
-        "groups:\n  - name: probe\n    interval: 200ms\n    rules:\n      - alert: Probe\n        expr: latency_probe > 0\n",
+        format!("groups:\n  - name: probe\n    interval: {interval}\n    rules:\n      - alert: Probe\n        expr: latency_probe > 0\n"),
     )
     .unwrap();
     let mut alert_kafka = kafka.clone();
@@ -128,7 +130,7 @@ async fn run() {
                     series,
                     rate,
                     samples: u64::MAX,
-                    per_message: 1,
+                    per_message,
                     start_ns: None,
                     step: Duration::from_nanos(series as u64 * 1_000_000_000 / rate),
                 },
@@ -181,7 +183,7 @@ async fn run() {
     latencies.sort_by(f64::total_cmp);
     let q = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        "alert_latency: {probes} probes, background {rate} samples/s produced ({series} series)"
+        "alert_latency: {probes} probes, background {rate} samples/s asked ({series} series, {per_message} per message), group interval {interval}"
     );
     println!(
         "  ingest stored {:.0} samples/s during the probes",

@@ -360,6 +360,10 @@ pub(crate) struct AlertSettings {
     /// Label for `$externalLabels`, `-L key=value`, repeatable.
     #[arg(short = 'L', long = "external-label", value_parser = strata_pipeline::kafka::config::parse_property)]
     pub(crate) external_labels: Vec<(String, String)>,
+    /// How often the rule files are checked for changes (0s: reload on
+    /// SIGHUP only).
+    #[arg(long, env = "STRATA_RULES_CHECK_INTERVAL", value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub(crate) rules_check_interval: Duration,
     /// How long a notification is retried before it is given up.
     #[arg(long, env = "STRATA_NOTIFY_MAX_RETRY", value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
     pub(crate) notify_max_retry: Duration,

@@ -277,3 +277,182 @@ async fn alerts_fire_resolve_survive_an_outage_and_a_restart() {
     assert!(rule["lastEvaluation"].is_string(), "{rule}");
     proc.terminate();
 }
+
+/// The evaluator's status document, once it has one.
+fn status(bed: &Bed) -> Option<Value> {
+    let text = std::fs::read_to_string(bed.dir.path().join("alerts/status.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn rule_names(status: &Value) -> Vec<String> {
+    status["groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+        .filter_map(|r| r["name"].as_str().map(String::from))
+        .collect()
+}
+
+fn wait_status(bed: &Bed, proc: &Strata, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = status(bed).filter(|s| ok(s)) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status never showed {what}: {:?}\nlog:\n{}",
+            status(bed),
+            proc.dump()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn rules_reload_on_sighup_and_an_invalid_file_keeps_the_old_rules() {
+    let bed = Bed::new("alerts-reload");
+    let rules = bed.dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let proc = Strata::spawn(&[
+        "alerts",
+        "--brokers",
+        &bed.brokers,
+        "--topic",
+        &bed.topic,
+        "--store",
+        &bed.store,
+        "--rules",
+        rules.to_str().unwrap(),
+        "--rules-check-interval",
+        "0s",
+    ]);
+    proc.wait_for_line("alert evaluator started", Duration::from_secs(60));
+    wait_status(&bed, &proc, "HighLoad", |s| rule_names(s) == ["HighLoad"]);
+    let hup = || {
+        use nix::sys::signal::{Signal, kill};
+        let pid = proc.pid();
+        kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGHUP).unwrap();
+    };
+
+    // An invalid file: the old rules keep running, the error is reported.
+    std::fs::write(&rules, RULES.replace("cpu.load > 0.8", "topk(3, cpu.load)")).unwrap();
+    hup();
+    proc.wait_for_line("rules not reloaded", Duration::from_secs(30));
+    let s = wait_status(&bed, &proc, "the reload error", |s| {
+        s["evaluator"]["lastReloadError"].is_string()
+    });
+    assert!(
+        s["evaluator"]["lastReloadError"]
+            .as_str()
+            .unwrap()
+            .contains("topk"),
+        "{s}"
+    );
+    assert_eq!(rule_names(&s), ["HighLoad"]);
+
+    // A valid file: the new rules replace the old.
+    std::fs::write(&rules, RULES.replace("HighLoad", "VeryHighLoad")).unwrap();
+    hup();
+    let s = wait_status(&bed, &proc, "VeryHighLoad", |s| {
+        rule_names(s) == ["VeryHighLoad"]
+    });
+    assert!(s["evaluator"]["lastReloadError"].is_null(), "{s}");
+    proc.terminate();
+}
+
+/// A real Alertmanager (Debian's `prometheus-alertmanager`), routing every
+/// alert to `webhook` at once.
+struct Alertmanager {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    fn start(webhook: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "route:\n  receiver: hook\n  group_by: ['...']\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 4h\n\
+                 receivers:\n  - name: hook\n    webhook_configs:\n      - url: {webhook}\n"
+            ),
+        )
+        .unwrap();
+        let port = common::free_port();
+        let child = std::process::Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.path().display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "prometheus-alertmanager is needed ({e}): `apt-get install prometheus-alertmanager` \
+                     (scripts/test installs it)"
+                )
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "Alertmanager did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_a_real_alertmanager() {
+    let bed = Bed::new("alerts-am");
+    let rules = bed.dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let receiver = Receiver::default();
+    let hook = receiver.start().await;
+    let am = Alertmanager::start(&hook);
+    let proc = Strata::spawn(&[
+        "alerts",
+        "--brokers",
+        &bed.brokers,
+        "--topic",
+        &bed.topic,
+        "--store",
+        &bed.store,
+        "--rules",
+        rules.to_str().unwrap(),
+        "--alertmanager-url",
+        &am.url,
+        "--from-beginning",
+    ]);
+    proc.wait_for_line("alert evaluator started", Duration::from_secs(60));
+    let load = Arc::new(Mutex::new(BTreeMap::from([("a".to_string(), 0.9)])));
+    let feeder = feed(&bed, Arc::clone(&load));
+    // Alertmanager's own notification, from Strata's POST /api/v2/alerts.
+    let fired = receiver.wait("firing", "a", &proc).await;
+    assert_eq!(fired.body["receiver"], "hook");
+    assert_eq!(fired.body["alerts"][0]["labels"]["alertname"], "HighLoad");
+    assert_eq!(
+        fired.body["alerts"][0]["annotations"]["summary"],
+        "High load on a: 0.9"
+    );
+    load.lock().unwrap().insert("a".into(), 0.1);
+    receiver.wait("resolved", "a", &proc).await;
+    feeder.abort();
+    proc.terminate();
+}

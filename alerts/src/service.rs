@@ -86,7 +86,8 @@ pub struct AlertsOptions {
     pub idle_timeout: Duration,
     /// How often state is saved when it changed.
     pub checkpoint_interval: Duration,
-    /// How often the rule files are checked for changes.
+    /// How often the rule files are checked for changes (zero: never,
+    /// only on SIGHUP).
     pub reload_interval: Duration,
     /// Read from the start of the topic when there is no checkpoint
     /// (else from its end).
@@ -368,7 +369,9 @@ impl Evaluator {
             .expect("install SIGHUP handler");
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut checkpoint = tokio::time::interval(self.opts.checkpoint_interval);
-        let mut reload = tokio::time::interval(self.opts.reload_interval);
+        let watch_files = !self.opts.reload_interval.is_zero();
+        let mut reload =
+            tokio::time::interval(self.opts.reload_interval.max(Duration::from_millis(1)));
         self.send_outbox();
         let consumer = Arc::clone(&self.consumer);
         loop {
@@ -382,7 +385,7 @@ impl Evaluator {
                 _ = tick.tick() => self.evaluate_and_notify(),
                 _ = checkpoint.tick() => self.checkpoint().await?,
                 _ = hup.recv() => self.reload("SIGHUP"),
-                _ = reload.tick() => {
+                _ = reload.tick(), if watch_files => {
                     if stamp(&self.opts.rules) != self.rules_stamp {
                         self.reload("file change");
                     }
@@ -644,8 +647,30 @@ impl Evaluator {
         self.write_status().await?;
         self.dirty = false;
         self.urgent = false;
+        self.commit_group_offsets();
         self.send_outbox();
         Ok(())
+    }
+
+    /// Stores the checkpoint's offsets in the consumer group, for lag
+    /// monitoring only: the checkpoint decides where a restart reads.
+    fn commit_group_offsets(&self) {
+        let mut tpl = TopicPartitionList::new();
+        for (p, m) in &self.saved.partitions {
+            if let Err(e) =
+                tpl.add_partition_offset(&self.opts.kafka.topic, *p, Offset::Offset(m.next))
+            {
+                tracing::debug!(error = %e, "offset not committed");
+                return;
+            }
+        }
+        if tpl.count() > 0
+            && let Err(e) = self
+                .consumer
+                .commit(&tpl, rdkafka::consumer::CommitMode::Async)
+        {
+            tracing::debug!(error = %e, "group offsets not committed");
+        }
     }
 
     async fn write_status(&self) -> Result<(), Error> {

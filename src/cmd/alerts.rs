@@ -65,5 +65,6 @@ pub(crate) fn options(
     opts.idle_timeout = s.alerts_idle_timeout;
     opts.from_beginning = s.from_beginning;
     opts.max_retry = s.notify_max_retry;
+    opts.reload_interval = s.rules_check_interval;
     Ok(opts)
 }

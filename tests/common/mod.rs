@@ -208,6 +208,10 @@ impl Strata {
         panic!("strata did not stop on SIGTERM; log:\n{}", self.dump());
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

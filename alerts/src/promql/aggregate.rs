@@ -130,7 +130,10 @@ pub(crate) fn eval(ev: &Evaluator<'_>, agg: &AggregateExpr) -> Result<Value, Eva
         T_COUNT => Op::Count,
         _ => return Err(EvalError::Unsupported(format!("aggregation `{}`", agg.op))),
     };
-    let input = ev.vector(&agg.expr, &format!("aggregation `{}`", agg.op))?;
+    let mut input = ev.vector(&agg.expr, &format!("aggregation `{}`", agg.op))?;
+    // Prometheus adds in storage order (by labels); so do we, so that sums
+    // round the same way.
+    input.sort_by(|a, b| a.labels.cmp(&b.labels));
     let mut index: HashMap<LabelSet, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     for e in input {

@@ -9,7 +9,7 @@ use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
     T_MUL, T_NEQ, T_POW, T_SUB,
 };
-use promql_parser::parser::{BinModifier, BinaryExpr, LabelModifier, VectorMatchCardinality};
+use promql_parser::parser::{BinModifier, BinaryExpr, Expr, LabelModifier, VectorMatchCardinality};
 
 use super::eval::{Evaluator, check_unique};
 use super::{Element, EvalError, Value, format_labels};
@@ -114,6 +114,17 @@ pub(crate) fn eval(ev: &Evaluator<'_>, b: &BinaryExpr) -> Result<Value, EvalErro
     if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
         return Err(EvalError::Unsupported("`fill` modifiers".into()));
     }
+    if let (true, false, Expr::VectorSelector(vs), Expr::NumberLiteral(n)) = (
+        op.is_comparison(),
+        m.return_bool,
+        unparen(&b.lhs),
+        unparen(&b.rhs),
+    ) {
+        // The most common alert, `selector > number`: filter before the
+        // labels of every series are copied. Same result as below.
+        let out = ev.instant_where(vs, |v| op.apply(v, n.val).1)?;
+        return Ok(Value::Vector(out));
+    }
     let lhs = ev.eval(&b.lhs)?;
     let rhs = ev.eval(&b.rhs)?;
     let out = match (lhs, rhs) {
@@ -176,6 +187,14 @@ fn vector_scalar(op: Op, v: Vec<Element>, s: f64, swap: bool, bool_: bool) -> Ve
             Some(e)
         })
         .collect()
+}
+
+/// `expr` without enclosing parentheses.
+fn unparen(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Paren(p) => unparen(&p.expr),
+        e => e,
+    }
 }
 
 /// The match signature of `labels`: the `on` labels, or all labels but

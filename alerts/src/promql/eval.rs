@@ -4,7 +4,6 @@
 //! Operators live in [`super::binary`], aggregations in
 //! [`super::aggregate`], functions in [`super::functions`].
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use promql_parser::parser::{Expr, MatrixSelector, VectorSelector};
@@ -142,18 +141,29 @@ impl Evaluator<'_> {
     }
 
     /// An instant selector: per series, the latest point in
-    /// `(t - 5m, t]`, unless that point is a staleness marker. Sorted by
-    /// labels, as Prometheus's storage returns series.
+    /// `(t - 5m, t]`, unless that point is a staleness marker. In the
+    /// source's order: results are sorted at the end ([`eval`]) and
+    /// aggregation inputs before they are added, not every selection
+    /// (sorting a million series per evaluation cost more than the rest).
     pub(crate) fn instant(&self, vs: &VectorSelector) -> Result<Vec<Element>, EvalError> {
+        self.instant_where(vs, |_| true)
+    }
+
+    /// [`Evaluator::instant`], keeping only elements whose value `keep`
+    /// accepts (their labels are copied, the others' are not).
+    pub(crate) fn instant_where(
+        &self,
+        vs: &VectorSelector,
+        keep: impl Fn(f64) -> bool,
+    ) -> Result<Vec<Element>, EvalError> {
         check_modifiers(vs)?;
         let from = self.at_ms - LOOKBACK_DELTA_MS;
-        let mut selected = self.src.select(vs, from, self.at_ms);
-        selected.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let selected = self.src.select(vs, from, self.at_ms);
         Ok(selected
             .into_iter()
             .filter_map(|s| {
                 let last = s.points.iter().rev().find(|p| p.t <= self.at_ms)?;
-                (last.t > from && !is_stale(last.v)).then(|| Element {
+                (last.t > from && !is_stale(last.v) && keep(last.v)).then(|| Element {
                     labels: Arc::unwrap_or_clone(s.labels),
                     value: last.v,
                 })
@@ -162,13 +172,12 @@ impl Evaluator<'_> {
     }
 
     /// A range selector `[r]`: per series, the points in `(t - r, t]`
-    /// without staleness markers; series left with none are left out.
-    /// Sorted by labels.
+    /// without staleness markers; series left with none are left out. In
+    /// the source's order, as [`Evaluator::instant`].
     pub(crate) fn range(&self, ms: &MatrixSelector) -> Result<Vec<RangeSeries>, EvalError> {
         check_modifiers(&ms.vs)?;
         let from = self.at_ms - millis(ms.range);
-        let mut selected = self.src.select(&ms.vs, from, self.at_ms);
-        selected.sort_by(|a, b| a.labels.cmp(&b.labels));
+        let selected = self.src.select(&ms.vs, from, self.at_ms);
         Ok(selected
             .into_iter()
             .filter_map(|s| {
@@ -197,7 +206,7 @@ fn check_modifiers(vs: &VectorSelector) -> Result<(), EvalError> {
 /// Fails when two elements of `v` have the same labels, as Prometheus does
 /// after every operation.
 pub(crate) fn check_unique(v: &[Element]) -> Result<(), EvalError> {
-    let mut seen = BTreeSet::new();
+    let mut seen = std::collections::HashSet::with_capacity(v.len());
     for e in v {
         if !seen.insert(&e.labels) {
             return Err(EvalError::DuplicateLabelset(format_labels(&e.labels)));
