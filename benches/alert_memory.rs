@@ -14,28 +14,17 @@ use std::time::Instant;
 
 use strata_alerts::engine::{Engine, EngineOptions};
 use strata_alerts::rule;
-use strata_schemas::{Labels, Sample};
+use strata_schemas::Sample;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::held;
+#[path = "support/node_series.rs"]
+mod node_series;
 
-/// A node-exporter-like series, about 70 bytes of name and labels.
+/// Series `i` of `node_cpu_seconds_total`.
 fn sample(i: usize, ts_ns: i64) -> Sample {
-    Sample {
-        metric_name: "node_cpu_seconds_total".to_string(),
-        labels: Labels::from_pairs([
-            ("instance", format!("host-{:05}:9100", i / 64)),
-            ("job", "node".to_string()),
-            ("cpu", (i % 16).to_string()),
-            (
-                "mode",
-                ["idle", "user", "system", "iowait"][(i / 16) % 4].to_string(),
-            ),
-        ]),
-        ts_ns,
-        value: i as f64,
-    }
+    node_series::sample("node_cpu_seconds_total", i, ts_ns)
 }
 
 fn measure(series: usize, expr: &str) -> (f64, usize, f64) {

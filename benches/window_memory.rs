@@ -13,12 +13,14 @@
 use std::time::{Duration, Instant};
 
 use strata_pipeline::tier::Windows;
+use strata_schemas::Sample;
 use strata_schemas::tier::MINUTE_NS;
-use strata_schemas::{Labels, Sample};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::held;
+#[path = "support/node_series.rs"]
+mod node_series;
 
 /// A node-exporter-like series: `node_cpu_seconds_total{cpu, mode,
 /// instance, job}` and friends, about 70 bytes of name and labels.
@@ -29,20 +31,7 @@ fn sample(i: usize, ts_ns: i64) -> Sample {
         "node_filesystem_avail_bytes",
         "node_disk_io_time_seconds_total",
     ];
-    Sample {
-        metric_name: NAMES[i % 4].to_string(),
-        labels: Labels::from_pairs([
-            ("instance", format!("host-{:05}:9100", i / 64)),
-            ("job", "node".to_string()),
-            ("cpu", (i % 16).to_string()),
-            (
-                "mode",
-                ["idle", "user", "system", "iowait"][(i / 16) % 4].to_string(),
-            ),
-        ]),
-        ts_ns,
-        value: i as f64,
-    }
+    node_series::sample(NAMES[i % 4], i, ts_ns)
 }
 
 fn main() {

@@ -14,6 +14,22 @@ use axum::routing::post;
 use common::{Bed, Strata, produce_raw};
 use serde_json::Value;
 
+/// `strata alerts` on `bed` with `rules`, then `extra` flags.
+fn alerts_args(bed: &Bed, rules: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let base = [
+        "alerts",
+        "--brokers",
+        &bed.brokers,
+        "--topic",
+        &bed.topic,
+        "--store",
+        &bed.store,
+        "--rules",
+        rules.to_str().unwrap(),
+    ];
+    base.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 struct Request {
@@ -152,23 +168,7 @@ async fn alerts_fire_resolve_survive_an_outage_and_a_restart() {
     std::fs::write(&rules, RULES).unwrap();
     let receiver = Receiver::default();
     let url = receiver.start().await;
-    let args: Vec<String> = [
-        "alerts",
-        "--brokers",
-        &bed.brokers,
-        "--topic",
-        &bed.topic,
-        "--store",
-        &bed.store,
-        "--rules",
-        rules.to_str().unwrap(),
-        "--webhook",
-        &url,
-        "--from-beginning",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = alerts_args(&bed, &rules, &["--webhook", &url, "--from-beginning"]);
     let proc = Strata::spawn(&args);
     proc.wait_for_line("alert evaluator started", Duration::from_secs(60));
 
@@ -315,19 +315,11 @@ fn rules_reload_on_sighup_and_an_invalid_file_keeps_the_old_rules() {
     let bed = Bed::new("alerts-reload");
     let rules = bed.dir.path().join("rules.yml");
     std::fs::write(&rules, RULES).unwrap();
-    let proc = Strata::spawn(&[
-        "alerts",
-        "--brokers",
-        &bed.brokers,
-        "--topic",
-        &bed.topic,
-        "--store",
-        &bed.store,
-        "--rules",
-        rules.to_str().unwrap(),
-        "--rules-check-interval",
-        "0s",
-    ]);
+    let proc = Strata::spawn(&alerts_args(
+        &bed,
+        &rules,
+        &["--rules-check-interval", "0s"],
+    ));
     proc.wait_for_line("alert evaluator started", Duration::from_secs(60));
     wait_status(&bed, &proc, "HighLoad", |s| rule_names(s) == ["HighLoad"]);
     let hup = || {
@@ -426,20 +418,11 @@ async fn alerts_reach_a_real_alertmanager() {
     let receiver = Receiver::default();
     let hook = receiver.start().await;
     let am = Alertmanager::start(&hook);
-    let proc = Strata::spawn(&[
-        "alerts",
-        "--brokers",
-        &bed.brokers,
-        "--topic",
-        &bed.topic,
-        "--store",
-        &bed.store,
-        "--rules",
-        rules.to_str().unwrap(),
-        "--alertmanager-url",
-        &am.url,
-        "--from-beginning",
-    ]);
+    let proc = Strata::spawn(&alerts_args(
+        &bed,
+        &rules,
+        &["--alertmanager-url", &am.url, "--from-beginning"],
+    ));
     proc.wait_for_line("alert evaluator started", Duration::from_secs(60));
     let load = Arc::new(Mutex::new(BTreeMap::from([("a".to_string(), 0.9)])));
     let feeder = feed(&bed, Arc::clone(&load));

@@ -40,6 +40,15 @@ pub mod template;
 /// metric name as `__name__`, as in Prometheus.
 pub type LabelSet = BTreeMap<String, String>;
 
+/// A label set from `(name, value)` pairs, for tests.
+#[cfg(test)]
+pub(crate) fn label_set(pairs: &[(&str, &str)]) -> LabelSet {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
 

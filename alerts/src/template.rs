@@ -309,12 +309,7 @@ fn humanize_duration(v: f64) -> String {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::label_set as labels;
 
     #[test]
     fn prometheus_and_seed_references() {

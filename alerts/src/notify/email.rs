@@ -203,15 +203,9 @@ pub async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::LabelSet;
     use crate::notify::config::{IntegrationId, IntegrationKind, SmartHost};
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::label_set as ls;
 
     fn alert(instance: &str, ends_at_ms: Option<i64>) -> Alert {
         Alert {

@@ -243,12 +243,7 @@ fn unescape_value(raw: &str) -> Result<String, MatcherError> {
 mod tests {
     use super::*;
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::label_set as ls;
 
     #[test]
     fn parses_the_four_operators() {

@@ -255,12 +255,7 @@ fn label_set_order(a: &LabelSet, b: &LabelSet) -> Ordering {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::label_set as labels;
 
     #[test]
     fn fingerprint_matches_prometheus_common() {

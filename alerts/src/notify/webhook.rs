@@ -180,15 +180,9 @@ pub async fn post(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::LabelSet;
     use crate::notify::config::{IntegrationId, IntegrationKind};
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::label_set as ls;
 
     fn notification() -> Notification {
         let firing = Alert {

@@ -8,12 +8,7 @@ const S: i64 = 1000;
 const MIN: i64 = 60 * S;
 
 /// A label set from pairs.
-fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::label_set as ls;
 
 /// Test series: labels, and (seconds, value) points.
 type SeriesSpec<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);

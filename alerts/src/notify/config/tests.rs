@@ -56,12 +56,7 @@ receivers:
   - name: blackhole
 "#;
 
-fn ls(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::label_set as ls;
 
 fn receivers_of(config: &Config, labels: &[(&str, &str)]) -> Vec<String> {
     config

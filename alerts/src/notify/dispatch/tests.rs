@@ -22,12 +22,7 @@ fn config(yaml: &str) -> Config {
     Config::from_yaml(yaml).unwrap()
 }
 
-fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use crate::label_set as labels;
 
 fn firing(name: &str, instance: &str, starts_at_ms: i64) -> Alert {
     Alert {
