@@ -10,7 +10,7 @@
 //! evaluator read a fresh topic while a producer writes background samples
 //! at the wall clock's event time. Every 300 ms a probe sample of a new
 //! series `latency_probe{seq="N"}` is produced; the rule `latency_probe >
-//! 0` (no `for`, group interval `STRATA_BENCH_INTERVAL`, 200ms) fires for it and `--webhook`'s
+//! 0` (no `for`, group interval `STRATA_BENCH_INTERVAL`, default 500ms as `--evaluation-interval`) fires for it and `--webhook`'s
 //! receiver, a real HTTP server in this process, notes when the
 //! notification arrives. Prints the median, p90, p99 and maximum.
 
@@ -75,7 +75,7 @@ async fn run() {
     let rate: u64 = env("STRATA_BENCH_RATE", 100_000);
     let probes: usize = env("STRATA_BENCH_PROBES", 100);
     let per_message: usize = env("STRATA_BENCH_PER_MESSAGE", 10);
-    let interval: String = env("STRATA_BENCH_INTERVAL", "200ms".to_string());
+    let interval: String = env("STRATA_BENCH_INTERVAL", "500ms".to_string());
     let topic = format!(
         "bench-alerts-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]

@@ -332,8 +332,9 @@ pub(crate) struct AlertSettings {
         group = "notify"
     )]
     pub(crate) alertmanager_url: Option<String>,
-    /// Evaluation interval of rule groups that set none.
-    #[arg(long, env = "STRATA_EVALUATION_INTERVAL", value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    /// Evaluation interval of rule groups that set none. A page arrives
+    /// about this long (plus ~50 ms) after its sample at worst.
+    #[arg(long, env = "STRATA_EVALUATION_INTERVAL", value_name = "DURATION", default_value = "500ms", value_parser = humantime::parse_duration)]
     pub(crate) evaluation_interval: Duration,
     /// How often firing alerts are re-sent to Alertmanager or the
     /// dispatcher.

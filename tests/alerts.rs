@@ -439,3 +439,21 @@ async fn alerts_reach_a_real_alertmanager() {
     feeder.abort();
     proc.terminate();
 }
+
+#[test]
+fn rules_reload_when_the_file_changes() {
+    let bed = Bed::new("alerts-watch");
+    let rules = bed.dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).unwrap();
+    let proc = Strata::spawn(&alerts_args(
+        &bed,
+        &rules,
+        &["--rules-check-interval", "200ms"],
+    ));
+    proc.wait_for_line("alert evaluator started", Duration::from_secs(60));
+    wait_status(&bed, &proc, "HighLoad", |s| rule_names(s) == ["HighLoad"]);
+    std::fs::write(&rules, RULES.replace("HighLoad", "Renamed")).unwrap();
+    wait_status(&bed, &proc, "Renamed", |s| rule_names(s) == ["Renamed"]);
+    proc.wait_for_line("file change", Duration::from_secs(5));
+    proc.terminate();
+}

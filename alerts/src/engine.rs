@@ -37,7 +37,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
-            default_interval: Duration::from_secs(1),
+            default_interval: Duration::from_millis(500),
             resend_delay: Duration::from_secs(60),
             external: External::default(),
         }
@@ -65,6 +65,9 @@ pub struct Round {
     /// Alerts to hand to notifiers (firing and resolved ones that are due).
     pub to_send: Vec<state::Alert>,
 }
+
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug)]
 struct RuleRuntime {
@@ -132,13 +135,17 @@ impl Engine {
             series: SeriesStore::default(),
             opts,
         };
-        engine.reload(groups);
+        // Nothing to resolve: there were no rules before.
+        let _ = engine.reload(groups);
         engine
     }
 
     /// Replaces the rules. Rules that are the same (same group, name and
-    /// expression) keep their alerts and `for` clocks.
-    pub fn reload(&mut self, groups: Vec<(String, Group)>) {
+    /// expression) keep their alerts and `for` clocks. The firing alerts of
+    /// rules that are gone are resolved at their rule's last evaluation and
+    /// returned for the notifiers, with their transitions, so that no
+    /// receiver is left with an alert that can never resolve.
+    pub fn reload(&mut self, groups: Vec<(String, Group)>) -> Round {
         let mut old = self.checkpoint();
         self.groups = groups
             .into_iter()
@@ -166,6 +173,34 @@ impl Engine {
             .collect();
         self.series
             .set_selectors(exprs.into_iter().flat_map(promql::selectors));
+        let mut round = Round::default();
+        for (group, saved) in old.groups {
+            for (key, (state, health)) in saved.rules {
+                let rule = key.split('\u{0}').next().unwrap_or_default().to_string();
+                let at_ms = health.last_eval_ms.unwrap_or_default();
+                for mut a in state
+                    .alerts()
+                    .filter(|a| a.state == AlertState::Firing)
+                    .cloned()
+                {
+                    round.transitions.push(RuleTransition {
+                        group: group.clone(),
+                        rule: rule.clone(),
+                        transition: Transition {
+                            labels: a.labels.clone(),
+                            from: AlertState::Firing,
+                            to: AlertState::Resolved,
+                            value: a.value,
+                            at_ms,
+                        },
+                    });
+                    a.state = AlertState::Resolved;
+                    a.resolved_at = Some(at_ms);
+                    round.to_send.push(a);
+                }
+            }
+        }
+        round
     }
 
     /// Adds a sample of the stream.

@@ -593,8 +593,18 @@ impl Evaluator {
             Ok(groups) => {
                 self.rules_loaded = groups.iter().map(|g| g.rules.len()).sum();
                 let file = self.opts.rules.display().to_string();
-                self.engine
+                let gone = self
+                    .engine
                     .reload(groups.into_iter().map(|g| (file.clone(), g)).collect());
+                self.pending_rows
+                    .extend(gone.transitions.iter().map(transition_row));
+                if !gone.to_send.is_empty() {
+                    tracing::info!(
+                        alerts = gone.to_send.len(),
+                        "resolving the firing alerts of removed rules"
+                    );
+                    self.hand_over(gone.to_send);
+                }
                 self.reload_error = None;
                 tracing::info!(why, rules = self.rules_loaded, "rules reloaded");
             }
