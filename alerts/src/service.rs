@@ -46,6 +46,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use strata_pipeline::KafkaConfig;
 use strata_pipeline::decode::{DecodeLimits, json};
+use strata_pipeline::kafka::source::StartCheck;
 use strata_schemas::alerts::{CHECKPOINT_PATH, STATUS_PATH, TRANSITIONS_DIR, TransitionRow};
 use strata_storage::Store;
 use tokio::sync::mpsc;
@@ -176,10 +177,9 @@ struct Saved {
 #[derive(Debug, Default)]
 struct Partition {
     next: i64,
-    /// Offset the partition was (re)started at; the first message must not
-    /// be past it (see [`Partition::check_first`]).
-    started_at: Option<i64>,
-    seek_attempts: u32,
+    /// Set after a (re)start at an offset until its first message came
+    /// (tansu may skip into the next record batch).
+    start_check: Option<StartCheck>,
     max_ts_ms: Option<i64>,
     heard: Option<Instant>,
     /// (largest event time before `offset`, `offset`), one per second of
@@ -188,27 +188,14 @@ struct Partition {
 }
 
 impl Partition {
-    /// tansu answers a fetch at an offset inside a record batch with the
-    /// next batch. When the first message after a start is past the start,
-    /// returns where to seek back to (Apache Kafka never needs it).
-    fn check_first(&mut self, offset: i64) -> Option<i64> {
-        let start = self.started_at?;
-        if offset <= start {
-            self.started_at = None;
-            return None;
+    /// Where to seek back to when the first message after a start is past
+    /// it ([`StartCheck`]).
+    fn check_first(&mut self, p: i32, offset: i64) -> Option<i64> {
+        let back = self.start_check.as_mut()?.check(p, offset);
+        if back.is_none() {
+            self.start_check = None;
         }
-        if self.seek_attempts >= 8 {
-            tracing::error!(
-                start,
-                offset,
-                "the broker keeps answering past the start offset; continuing"
-            );
-            self.started_at = None;
-            return None;
-        }
-        let back = 64_i64 << (2 * self.seek_attempts);
-        self.seek_attempts += 1;
-        Some((start - back).max(0))
+        back
     }
 
     /// Records a message at `offset` with event times up to `max_ts`.
@@ -304,7 +291,7 @@ impl Evaluator {
                 Some(m) => {
                     part.next = m.next;
                     part.max_ts_ms = m.max_ts_ms;
-                    part.started_at = Some(m.replay_from);
+                    part.start_check = Some(StartCheck::new(m.replay_from));
                     Offset::Offset(m.replay_from)
                 }
                 None if opts.from_beginning => Offset::Beginning,
@@ -404,7 +391,7 @@ impl Evaluator {
         let p = msg.partition();
         let offset = msg.offset();
         let part = self.partitions.entry(p).or_default();
-        if let Some(back) = part.check_first(offset) {
+        if let Some(back) = part.check_first(p, offset) {
             tracing::debug!(
                 partition = p,
                 offset,

@@ -46,9 +46,8 @@ pub struct Offsets {
     /// Partitions the consumer owns, as of the last rebalance callback.
     pub owned: HashSet<i32>,
     /// Partitions started at an offset whose first message has not arrived
-    /// yet: the offset that must arrive first, and how often ingest has
-    /// had to seek back for it. See [`Offsets::check_first`].
-    pub awaiting: HashMap<i32, (i64, u32)>,
+    /// yet. See [`Offsets::check_first`].
+    pub awaiting: HashMap<i32, StartCheck>,
     epochs: u64,
 }
 
@@ -82,7 +81,7 @@ impl Offsets {
         match Windows::start_offset(mark, stored) {
             Some(o) => {
                 self.started_at.insert(p, o);
-                self.awaiting.insert(p, (o, 0));
+                self.awaiting.insert(p, StartCheck::new(o));
                 Offset::Offset(o)
             }
             None => {
@@ -93,23 +92,56 @@ impl Offsets {
         }
     }
 
-    /// Checks the first message after a start. A Kafka broker answers a
-    /// fetch at offset `o` with the record batch that contains `o` (the
-    /// client drops the records before it); tansu 0.6 answers with the
-    /// first batch that *starts* at or after `o`, silently skipping the
-    /// rest of the batch holding `o`. When the first message is past the
-    /// start, returns the offset to seek back to (a batch boundary must lie
-    /// between it and the start; each retry looks further back), and
-    /// records it as the new `started_at`. Messages below the wanted start
-    /// are then skipped by their offsets as usual.
+    /// Checks the first message of partition `p` after a start (see
+    /// [`StartCheck`]). Returns the offset to seek back to, and records it
+    /// as the new `started_at`. Messages below the wanted start are then
+    /// skipped by their offsets as usual.
     pub fn check_first(&mut self, p: i32, offset: i64) -> Option<i64> {
-        let (want, tries) = self.awaiting.get(&p).copied()?;
+        let check = self.awaiting.get_mut(&p)?;
+        match check.check(p, offset) {
+            Some(back) => {
+                self.started_at.insert(p, back);
+                Some(back)
+            }
+            None => {
+                self.awaiting.remove(&p);
+                None
+            }
+        }
+    }
+}
+
+/// The check of the first message after a consumer started a partition at
+/// an offset.
+///
+/// A Kafka broker answers a fetch at offset `o` with the record batch that
+/// contains `o` (the client drops the records before it); tansu 0.6 answers
+/// with the first batch that *starts* at or after `o`, silently skipping
+/// the rest of the batch holding `o`. When the first message is past the
+/// start, the consumer must seek back: a batch boundary lies between the
+/// start and the message, and each retry looks four times further back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartCheck {
+    want: i64,
+    tries: u32,
+}
+
+impl StartCheck {
+    /// A check that offset `want` arrives first.
+    pub fn new(want: i64) -> Self {
+        Self { want, tries: 0 }
+    }
+
+    /// The offset to seek back to when `offset`, the first message of
+    /// partition `p` after the start, is past it; `None` once the start
+    /// arrived (the check is over), or after 8 tries (logged: the offsets
+    /// are gone, e.g. deleted by retention).
+    pub fn check(&mut self, p: i32, offset: i64) -> Option<i64> {
+        let want = self.want;
         if offset <= want {
-            self.awaiting.remove(&p);
             return None;
         }
-        if tries >= 8 {
-            self.awaiting.remove(&p);
+        if self.tries >= 8 {
             tracing::error!(
                 partition = p,
                 wanted = want,
@@ -118,9 +150,8 @@ impl Offsets {
             );
             return None;
         }
-        let back = (want - (64i64 << (2 * tries))).max(0);
-        self.awaiting.insert(p, (want, tries + 1));
-        self.started_at.insert(p, back);
+        let back = (want - (64i64 << (2 * self.tries))).max(0);
+        self.tries += 1;
         Some(back)
     }
 }
