@@ -10,7 +10,7 @@
 //! 5-minute staleness for every selector. Memory is thus bounded by the
 //! series the rules select times the points within their longest range.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use promql_parser::parser::VectorSelector;
@@ -31,6 +31,8 @@ struct Selector {
 
 #[derive(Debug)]
 struct Series {
+    /// [`Sample::series_key`], the key of `by_key`.
+    key: u64,
     labels: Arc<LabelSet>,
     /// How far before an evaluation its selectors read (0: instant only).
     need_ms: i64,
@@ -47,6 +49,8 @@ pub struct SeriesStore {
     members: Vec<Vec<u32>>,
     series: Vec<Option<Series>>,
     by_key: HashMap<u64, u32>,
+    /// Keys of series seen whose labels no selector matches.
+    unselected: HashSet<u64>,
     /// Samples no selector matches (not kept).
     pub ignored: u64,
     dead: usize,
@@ -68,6 +72,7 @@ impl SeriesStore {
     ) {
         self.selectors.clear();
         self.by_text.clear();
+        self.unselected.clear();
         for (vs, reach) in selectors {
             let text = vs.to_string();
             let range_ms = match reach {
@@ -120,6 +125,15 @@ impl SeriesStore {
     /// Adds a decoded sample; samples of series no rule selects are only
     /// counted.
     pub fn push(&mut self, sample: &Sample) {
+        // Fast path: most samples belong to metrics no rule names.
+        if !self
+            .selectors
+            .iter()
+            .any(|s| s.name.as_deref().is_none_or(|n| n == sample.metric_name))
+        {
+            self.ignored += 1;
+            return;
+        }
         let key = sample.series_key().0;
         let point = Point {
             t: sample.ts_ns.div_euclid(1_000_000),
@@ -127,16 +141,13 @@ impl SeriesStore {
         };
         let id = match self.by_key.get(&key) {
             Some(&id) => id,
+            // A series of a named metric whose labels no selector matches:
+            // decided once, not at every sample.
+            None if self.unselected.contains(&key) => {
+                self.ignored += 1;
+                return;
+            }
             None => {
-                // Fast path: most samples belong to metrics no rule names.
-                if !self
-                    .selectors
-                    .iter()
-                    .any(|s| s.name.as_deref().is_none_or(|n| n == sample.metric_name))
-                {
-                    self.ignored += 1;
-                    return;
-                }
                 let mut labels: LabelSet = sample
                     .labels
                     .pairs()
@@ -145,6 +156,7 @@ impl SeriesStore {
                     .collect();
                 labels.insert(METRIC_NAME.into(), sample.metric_name.clone());
                 let Some(need_ms) = self.matching(&labels) else {
+                    self.unselected.insert(key);
                     self.ignored += 1;
                     return;
                 };
@@ -155,6 +167,7 @@ impl SeriesStore {
                     }
                 }
                 self.series.push(Some(Series {
+                    key,
                     labels: Arc::new(labels),
                     need_ms,
                     points: VecDeque::with_capacity(2),
@@ -205,8 +218,7 @@ impl SeriesStore {
 
     fn forget(&mut self, id: usize) {
         if let Some(s) = self.series[id].take() {
-            let key = series_key(&s.labels);
-            self.by_key.remove(&key);
+            self.by_key.remove(&s.key);
             self.dead += 1;
         }
     }
@@ -287,18 +299,6 @@ fn fixed_name(vs: &VectorSelector) -> Option<String> {
         .iter()
         .find(|m| m.name == METRIC_NAME && m.op == promql_parser::label::MatchOp::Equal)
         .map(|m| m.value.clone())
-}
-
-/// The key `push` indexes a series by, from its labels.
-fn series_key(labels: &LabelSet) -> u64 {
-    let name = labels.get(METRIC_NAME).cloned().unwrap_or_default();
-    let rest = strata_schemas::Labels::from_pairs(
-        labels
-            .iter()
-            .filter(|(k, _)| k.as_str() != METRIC_NAME)
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    strata_schemas::SeriesKey::of(&name, &rest).0
 }
 
 #[cfg(test)]

@@ -198,8 +198,10 @@ impl Partition {
         back
     }
 
-    /// Records a message at `offset` with event times up to `max_ts`.
-    fn saw(&mut self, offset: i64, max_ts: Option<i64>) {
+    /// Records a message at `offset` with event times up to `max_ts`, heard
+    /// at `now`. True when the partition's largest event time grew, the
+    /// only way a message can move the watermark.
+    fn saw(&mut self, offset: i64, max_ts: Option<i64>, now: Instant) -> bool {
         let before = self.max_ts_ms;
         if let Some(t) = max_ts {
             self.max_ts_ms = Some(before.map_or(t, |b| b.max(t)));
@@ -213,7 +215,8 @@ impl Partition {
             self.marks.push_back((before.unwrap_or(i64::MIN), offset));
         }
         self.next = self.next.max(offset + 1);
-        self.heard = Some(Instant::now());
+        self.heard = Some(now);
+        self.max_ts_ms != before
     }
 
     /// The first offset that can hold a point at or after `cutoff_ms`, and
@@ -416,9 +419,14 @@ impl Evaluator {
             let t = s.ts_ns.div_euclid(1_000_000);
             max_ts = Some(max_ts.map_or(t, |m: i64| m.max(t)));
         }
-        part.saw(offset, max_ts);
-        self.last_message = Instant::now();
-        self.evaluate_and_notify();
+        let now = Instant::now();
+        let moved = part.saw(offset, max_ts, now);
+        self.last_message = now;
+        // Otherwise the 100 ms tick evaluates: idle partitions and
+        // notification deadlines depend on the clock alone.
+        if moved {
+            self.evaluate_and_notify();
+        }
         Ok(())
     }
 
