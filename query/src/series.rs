@@ -240,8 +240,11 @@ impl Partial {
     }
 }
 
+/// A series' (or group's) label pairs.
+pub type LabelPairs = Vec<(String, String)>;
+
 /// One answered series: its (group) labels and points `(unix seconds, value)`.
-pub type SeriesPoints = (Vec<(String, String)>, Vec<(i64, f64)>);
+pub type SeriesPoints = (LabelPairs, Vec<(i64, f64)>);
 
 /// Answers `req`: the tier read and the series.
 pub async fn query(
@@ -253,7 +256,7 @@ pub async fn query(
         return Err(Error::BadRequest("need step > 0 and end > start".into()));
     }
     let tier = choose_tier(req.step_ns);
-    let mut merged: BTreeMap<(Vec<(String, String)>, i64), Partial> = BTreeMap::new();
+    let mut merged: BTreeMap<(LabelPairs, i64), Partial> = BTreeMap::new();
     for seg in segments(tier, req.start_ns, req.end_ns, coverage(snapshot)) {
         let sql = segment_sql(req, seg);
         let (_, batches) = engine.sql(&sql).await?;
@@ -274,7 +277,7 @@ pub async fn query(
                     entry.column(0).as_string::<i32>(),
                     entry.column(1).as_string::<i32>(),
                 );
-                let key: Vec<(String, String)> = (0..k.len())
+                let key: LabelPairs = (0..k.len())
                     .filter(|&i| !v.is_null(i))
                     .map(|i| (k.value(i).to_string(), v.value(i).to_string()))
                     .collect();
@@ -293,7 +296,7 @@ pub async fn query(
             }
         }
     }
-    let mut out: BTreeMap<Vec<(String, String)>, Vec<(i64, f64)>> = BTreeMap::new();
+    let mut out: BTreeMap<LabelPairs, Vec<(i64, f64)>> = BTreeMap::new();
     for ((labels, t), p) in merged {
         out.entry(labels)
             .or_default()
