@@ -48,3 +48,34 @@ async fn steps_of_raw_data_aggregate_per_group() {
     assert_eq!(series.len(), 1);
     assert_eq!(series[0].1[2].1, 29.0);
 }
+
+#[tokio::test]
+async fn the_http_endpoint_answers_with_tier_step_and_points() {
+    let f = Fixture::with_hours().await;
+    let engine = std::sync::Arc::new(f.engine());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(strata_query::http::serve(
+        listener,
+        engine,
+        std::future::pending(),
+    ));
+    let start = T0 / 1_000_000_000;
+    let url = format!(
+        "http://{addr}/api/v1/series?metric=cpu.load&match=host%3D%22web01%22&start={start}&end={}&step=1h&agg=max&by=host",
+        start + 3 * 3600
+    );
+    let body: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    assert_eq!(body["tier"], "1h", "{body}");
+    assert_eq!(body["step"], 3600);
+    assert_eq!(body["series"][0]["labels"]["host"], "web01", "{body}");
+    let points = body["series"][0]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3, "{body}");
+    assert_eq!(points[2], serde_json::json!([start + 2 * 3600, 29.0]));
+    let bad = reqwest::get(format!(
+        "http://{addr}/api/v1/series?metric=x&start=a&end=b&step=1m"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+}
