@@ -6,16 +6,14 @@
 //! still open, are never missing), one SQL query per segment into partial
 //! aggregates per group and step bucket (metric name, time and label
 //! matchers as predicates, so files prune), merged in Rust across
-//! segments; avg, min, max, sum, count, last. Tested over raw data only
-//! (`query/tests/series.rs`).
+//! segments; avg, min, max, sum, count, last; `GET /api/v1/series`
+//! (`http/series.rs`). Tested over raw data only (`query/tests/series.rs`).
 //!
 //! To do (next session):
 //! - rate/increase: per series first (counter-reset aware, adding the
 //!   seam between windows: `first` of one minus `last` of the previous),
 //!   then summed per group; rate = increase / step;
-//! - HTTP: `GET /api/v1/series` parameters (RFC 3339 or Unix seconds,
-//!   `match` parsed with promql-parser as `{…}`), answer `{"tier", "step",
-//!   "series": [{"labels", "points"}]}`; metadata endpoints;
+//! - metadata endpoints (`/api/v1/metrics`, `labels`, `label/NAME/values`);
 //! - tests: 1m/1h points equal the same aggregation from raw on random
 //!   data, and the newest minute present at the open-window edge;
 //! - `coverage` trusts the newest `1h` file and the smallest window mark;
