@@ -10,9 +10,14 @@
 //! (`http/series.rs`). Tested over raw data only (`query/tests/series.rs`).
 //!
 //! To do (next session):
-//! - rate/increase: per series first (counter-reset aware, adding the
-//!   seam between windows: `first` of one minus `last` of the previous),
-//!   then summed per group; rate = increase / step;
+//! - rate/increase: needs per-series rows, not group partials. Suggested
+//!   shape: fetch per series ordered *pieces* (`first_ts, first, last_ts,
+//!   last, increase`; a raw point is a piece with first = last and
+//!   increase 0) from every segment; a step bucket's increase is the sum
+//!   of its pieces' `increase` plus each seam from the previous piece's
+//!   `last` to this piece's `first` (the difference, or `first` itself
+//!   after a reset), the seam counted in the bucket of the later piece;
+//!   then summed per `by` group; rate = increase / step seconds;
 //! - metadata endpoints (`/api/v1/metrics`, `labels`, `label/NAME/values`);
 //! - tests: 1m/1h points equal the same aggregation from raw on random
 //!   data, and the newest minute present at the open-window edge;
