@@ -44,6 +44,7 @@ pub struct QueryEngine {
     ctx: SessionContext,
     tables: Vec<Arc<TierTable>>,
     objects: Arc<dyn object_store::ObjectStore>,
+    log: Arc<TableLog>,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -82,6 +83,7 @@ impl QueryEngine {
             ctx,
             tables,
             objects,
+            log,
         })
     }
 
@@ -97,6 +99,11 @@ impl QueryEngine {
         let schema = stream.schema();
         let batches: Vec<RecordBatch> = stream.try_collect().await?;
         Ok((schema, batches))
+    }
+
+    /// The newest snapshot of the store's commit log.
+    pub async fn snapshot(&self) -> Result<Arc<strata_storage::Snapshot>> {
+        Ok(self.log.snapshot().await?)
     }
 
     /// The alert evaluator's last status document, if one was written to

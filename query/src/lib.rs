@@ -37,6 +37,7 @@ pub mod guard;
 pub mod http;
 pub mod merge;
 pub mod prune;
+pub mod series;
 pub mod table;
 
 pub use engine::QueryEngine;

@@ -11,6 +11,7 @@
 //! [`Error::to_http`] decides: `400` and the message for user errors,
 //! `500` and a generic message otherwise.
 
+pub mod series;
 pub mod sql;
 
 use std::future::Future;
@@ -31,6 +32,7 @@ use crate::error::Error;
 pub fn router(engine: Arc<QueryEngine>) -> Router {
     Router::new()
         .route("/api/v1/sql", post(sql::handle))
+        .route("/api/v1/series", get(series::handle))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/rules", get(rules))
         .route("/health", get(health))
