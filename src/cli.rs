@@ -64,12 +64,15 @@ pub(crate) enum Command {
         #[command(flatten)]
         alerts: AlertArgs,
     },
-    /// Serve SQL over HTTP on the store's tiers.
+    /// Serve SQL over HTTP and the PostgreSQL wire protocol on the
+    /// store's tiers.
     Serve {
         #[command(flatten)]
         store: StoreArgs,
         #[command(flatten)]
         http: HttpArgs,
+        #[command(flatten)]
+        pg: PgArgs,
     },
     /// Run ingest and serve in one process; without --brokers, with an
     /// embedded development broker.
@@ -376,6 +379,16 @@ pub(crate) struct HttpArgs {
     /// Listen address of the HTTP API.
     #[arg(long, env = "STRATA_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub(crate) http_addr: SocketAddr,
+}
+
+/// Where the PostgreSQL wire protocol listens.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PgArgs {
+    /// Listen address of the PostgreSQL wire protocol (read-only SQL for
+    /// psql, Grafana's PostgreSQL data source, …; no authentication, no
+    /// TLS).
+    #[arg(long, env = "STRATA_PG_ADDR", default_value = "127.0.0.1:5433")]
+    pub(crate) pg_addr: SocketAddr,
 }
 
 /// What `strata produce` writes.

@@ -61,30 +61,29 @@ impl QueryEngine {
     /// its table (`metrics_raw`) or merging view (`metrics_1m`,
     /// `metrics_1h`).
     pub fn new(log: Arc<TableLog>) -> Result<Self> {
-        let config = SessionConfig::new().with_information_schema(true);
-        let ctx = SessionContext::new_with_config(config);
-        let url = ObjectStoreUrl::parse(STORE_URL)?;
-        ctx.register_object_store(url.as_ref(), Arc::clone(log.store().objects()));
-        let mut tables = Vec::new();
-        for tier in Tier::ALL {
-            let table = Arc::new(TierTable::new(tier, Arc::clone(&log))?);
-            match tier {
-                Tier::Raw => ctx.register_table(tier.table_name(), Arc::clone(&table) as _)?,
-                Tier::Minute | Tier::Hour => {
-                    let view = merge::merged_view(Arc::clone(&table))?;
-                    ctx.register_table(tier.table_name(), Arc::new(view))?
-                }
-            };
-            tables.push(table);
-        }
-        crate::alerts::register(&ctx)?;
         let objects = Arc::clone(log.store().objects());
+        let tables = Tier::ALL
+            .into_iter()
+            .map(|tier| Ok(Arc::new(TierTable::new(tier, Arc::clone(&log))?)))
+            .collect::<Result<Vec<_>>>()?;
+        let ctx = session(&tables, &objects)?;
         Ok(Self {
             ctx,
             tables,
             objects,
             log,
         })
+    }
+
+    /// A new session over the same tables as [`QueryEngine::sql`]'s, for a
+    /// front end that adds its own catalog entries or functions (the
+    /// PostgreSQL wire protocol's `pg_catalog`, see [`crate::pg`]) without
+    /// changing the HTTP API's session.
+    ///
+    /// Statements on it must go through [`guard::check`] and be planned
+    /// with [`guard::sql_options`], as in [`QueryEngine::sql`].
+    pub fn new_session(&self) -> Result<SessionContext> {
+        session(&self.tables, &self.objects)
     }
 
     /// Runs one read-only statement and returns its result.
@@ -178,6 +177,30 @@ impl QueryEngine {
             None,
         )?)
     }
+}
+
+/// A session with the store's object store and one table or view per tier
+/// of `tables` (which are in [`Tier::ALL`]'s order).
+fn session(
+    tables: &[Arc<TierTable>],
+    objects: &Arc<dyn object_store::ObjectStore>,
+) -> Result<SessionContext> {
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    let url = ObjectStoreUrl::parse(STORE_URL)?;
+    ctx.register_object_store(url.as_ref(), Arc::clone(objects));
+    for table in tables {
+        let tier = table.tier();
+        match tier {
+            Tier::Raw => ctx.register_table(tier.table_name(), Arc::clone(table) as _)?,
+            Tier::Minute | Tier::Hour => {
+                let view = merge::merged_view(Arc::clone(table))?;
+                ctx.register_table(tier.table_name(), Arc::new(view))?
+            }
+        };
+    }
+    crate::alerts::register(&ctx)?;
+    Ok(ctx)
 }
 
 fn plan_error(message: String) -> crate::Error {

@@ -36,6 +36,7 @@ pub mod format;
 pub mod guard;
 pub mod http;
 pub mod merge;
+pub mod pg;
 pub mod prune;
 pub mod series;
 pub mod table;

@@ -29,7 +29,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             ingest,
             maintenance,
         } => ingest::run(kafka, store, ingest, maintenance).await,
-        Command::Serve { store, http } => serve::run(store, http).await,
+        Command::Serve { store, http, pg } => serve::run(store, http, pg).await,
         Command::Up {
             kafka,
             store,
