@@ -373,12 +373,51 @@ pub(crate) struct AlertSettings {
     pub(crate) notify_max_retry: Duration,
 }
 
-/// Where the HTTP API listens.
+/// Where the HTTP API listens, and the limits its queries run under.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct HttpArgs {
     /// Listen address of the HTTP API.
     #[arg(long, env = "STRATA_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub(crate) http_addr: SocketAddr,
+    #[command(flatten)]
+    pub(crate) query: QueryArgs,
+}
+
+/// Guard rails and cache of the query engine, for every front end (HTTP
+/// SQL, series, PostgreSQL wire).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct QueryArgs {
+    /// Longest a query may wait for a slot and run; it is cancelled after.
+    #[arg(long, env = "STRATA_QUERY_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) query_timeout: Duration,
+    /// Operator memory (hash tables, sorts) one query may use before it
+    /// spills or fails, e.g. `512MiB`, `2GiB`.
+    #[arg(long, env = "STRATA_QUERY_MEMORY_LIMIT", value_name = "BYTES", default_value = "1GiB")]
+    pub(crate) query_memory_limit: bytesize::ByteSize,
+    /// Largest result a query may return (Arrow in-memory size).
+    #[arg(long, env = "STRATA_QUERY_MAX_RESULT_BYTES", value_name = "BYTES", default_value = "256MiB")]
+    pub(crate) query_max_result_bytes: bytesize::ByteSize,
+    /// Queries running at once; more wait for a slot until their timeout.
+    /// Default: twice the number of cores, at least 2.
+    #[arg(long, env = "STRATA_QUERY_CONCURRENCY", value_name = "N")]
+    pub(crate) query_concurrency: Option<usize>,
+    /// Memory for cached query results; 0 disables the cache.
+    #[arg(long, env = "STRATA_QUERY_CACHE_SIZE", value_name = "BYTES", default_value = "256MiB")]
+    pub(crate) query_cache_size: bytesize::ByteSize,
+}
+
+impl QueryArgs {
+    pub(crate) fn options(&self) -> strata_query::QueryOptions {
+        let defaults = strata_query::QueryOptions::default();
+        let bytes = |b: bytesize::ByteSize| usize::try_from(b.as_u64()).unwrap_or(usize::MAX);
+        strata_query::QueryOptions {
+            timeout: self.query_timeout,
+            memory_limit: bytes(self.query_memory_limit),
+            max_result_bytes: bytes(self.query_max_result_bytes),
+            max_concurrent: self.query_concurrency.unwrap_or(defaults.max_concurrent),
+            cache_bytes: self.query_cache_size.as_u64(),
+        }
+    }
 }
 
 /// Where the PostgreSQL wire protocol listens.

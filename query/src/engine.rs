@@ -16,6 +16,7 @@
 //! [`QueryEngine::read_files`] and [`QueryEngine::merge_files`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -25,14 +26,19 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{LogicalPlanBuilder, col};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::execution::TaskContext;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::physical_plan::execute_stream;
 use futures::TryStreamExt;
 use strata_schemas::Tier;
 use strata_schemas::tier::col as c;
 use strata_storage::store::STORE_URL;
 use strata_storage::{DataFile, TableLog};
 
-use crate::error::Result;
+use crate::cache::{CacheStats, ResultCache};
+use crate::error::{Error, Result};
 use crate::guard;
+use crate::limits::{Limits, QueryOptions};
 use crate::merge;
 use crate::table::TierTable;
 
@@ -45,6 +51,8 @@ pub struct QueryEngine {
     tables: Vec<Arc<TierTable>>,
     objects: Arc<dyn object_store::ObjectStore>,
     log: Arc<TableLog>,
+    limits: Limits,
+    cache: ResultCache,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -61,18 +69,37 @@ impl QueryEngine {
     /// its table (`metrics_raw`) or merging view (`metrics_1m`,
     /// `metrics_1h`).
     pub fn new(log: Arc<TableLog>) -> Result<Self> {
+        Self::with_options(log, QueryOptions::default())
+    }
+
+    /// As [`QueryEngine::new`], with the limits and cache of `options`
+    /// (see [`crate::limits`] and [`crate::cache`]).
+    pub fn with_options(log: Arc<TableLog>, options: QueryOptions) -> Result<Self> {
         let objects = Arc::clone(log.store().objects());
         let tables = Tier::ALL
             .into_iter()
             .map(|tier| Ok(Arc::new(TierTable::new(tier, Arc::clone(&log))?)))
             .collect::<Result<Vec<_>>>()?;
-        let ctx = session(&tables, &objects)?;
+        let ctx = session(&tables, &objects, None)?;
+        let cache = ResultCache::new(options.cache_bytes);
         Ok(Self {
             ctx,
             tables,
             objects,
             log,
+            limits: Limits::new(options)?,
+            cache,
         })
+    }
+
+    /// The options this engine runs statements under.
+    pub fn options(&self) -> &QueryOptions {
+        self.limits.options()
+    }
+
+    /// Hits, misses and size of the result cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     /// A new session over the same tables as [`QueryEngine::sql`]'s, for a
@@ -83,20 +110,80 @@ impl QueryEngine {
     /// Statements on it must go through [`guard::check`] and be planned
     /// with [`guard::sql_options`], as in [`QueryEngine::sql`].
     pub fn new_session(&self) -> Result<SessionContext> {
-        session(&self.tables, &self.objects)
+        session(&self.tables, &self.objects, Some(self.ctx.runtime_env()))
     }
 
     /// Runs one read-only statement and returns its result.
     ///
     /// Refused statements are [`crate::Error::Refused`]; bad SQL is a
     /// DataFusion error that [`crate::Error::is_user_error`] recognises.
+    ///
+    /// The statement runs under the engine's [`QueryOptions`]: it waits for
+    /// a slot, is cancelled at its timeout, executes with its own memory
+    /// pool and fails when its result grows past the limit
+    /// ([`crate::limits`]). Results are cached by plan and files read
+    /// ([`crate::cache`]).
     pub async fn sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        self.sql_within(sql, None).await
+    }
+
+    /// As [`QueryEngine::sql`], with the client's own `timeout` when it is
+    /// shorter than the engine's (as Prometheus's `timeout` parameter).
+    pub async fn sql_within(
+        &self,
+        sql: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         guard::check(sql)?;
         let frame = self.ctx.sql_with_options(sql, guard::sql_options()).await?;
-        let stream = frame.execute_stream().await?;
+        self.run(frame, timeout).await
+    }
+
+    /// Runs a planned, already checked statement under the engine's limits
+    /// (and `timeout`, if shorter), from the result cache when it holds it.
+    /// For front ends with their own session ([`QueryEngine::new_session`]).
+    pub async fn run(
+        &self,
+        frame: DataFrame,
+        timeout: Option<Duration>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let server = self.limits.options().timeout;
+        let limit = timeout.map_or(server, |t| t.min(server));
+        let deadline = tokio::time::Instant::now() + limit;
+        let _slot = self.limits.admit(deadline).await?;
+        let memory = self.limits.options().memory_limit;
+        match tokio::time::timeout_at(deadline, self.execute(frame)).await {
+            Ok(result) => result.map_err(|e| e.with_memory_limit(memory)),
+            Err(_elapsed) => Err(Error::Timeout { limit }),
+        }
+    }
+
+    async fn execute(&self, frame: DataFrame) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let (state, plan) = frame.into_parts();
+        let plan = state.optimize(&plan)?;
+        let physical = state
+            .query_planner()
+            .create_physical_plan(&plan, &state)
+            .await?;
+        let key = self.cache.key(&plan, &physical);
+        if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k)) {
+            return Ok((Arc::clone(&hit.schema), hit.batches.clone()));
+        }
+        let runtime = self.limits.statement_runtime(&state.runtime_env())?;
+        let task = TaskContext::from(&state).with_runtime(runtime);
+        let mut stream = execute_stream(physical, Arc::new(task))?;
         // The stream's schema is the physical one, which the batches carry.
         let schema = stream.schema();
-        let batches: Vec<RecordBatch> = stream.try_collect().await?;
+        let mut batches = Vec::new();
+        let mut bytes = 0;
+        while let Some(batch) = stream.try_next().await? {
+            bytes += batch.get_array_memory_size();
+            self.limits.check_result_size(bytes)?;
+            batches.push(batch);
+        }
+        if let Some(key) = key {
+            self.cache.insert(key, Arc::clone(&schema), batches.clone());
+        }
         Ok((schema, batches))
     }
 
@@ -181,12 +268,19 @@ impl QueryEngine {
 
 /// A session with the store's object store and one table or view per tier
 /// of `tables` (which are in [`Tier::ALL`]'s order).
+///
+/// Sessions made for the same engine share `runtime` (caches, object
+/// stores, disk manager); the first makes a new one.
 fn session(
     tables: &[Arc<TierTable>],
     objects: &Arc<dyn object_store::ObjectStore>,
+    runtime: Option<Arc<RuntimeEnv>>,
 ) -> Result<SessionContext> {
     let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = match runtime {
+        Some(runtime) => SessionContext::new_with_config_rt(config, runtime),
+        None => SessionContext::new_with_config(config),
+    };
     let url = ObjectStoreUrl::parse(STORE_URL)?;
     ctx.register_object_store(url.as_ref(), Arc::clone(objects));
     for table in tables {

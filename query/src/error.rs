@@ -52,6 +52,50 @@ pub enum Error {
     /// Turning result batches into the response body failed. A bug.
     #[error("encoding the result: {0}")]
     Encode(#[from] ArrowError),
+    /// Every query slot stayed taken until the statement's timeout: the
+    /// server is saturated. Retrying later may succeed.
+    #[error(
+        "the server is busy: {running} queries were running until this one timed out \
+         waiting for a slot (--query-concurrency); retry later"
+    )]
+    Busy {
+        /// The concurrency limit.
+        running: usize,
+    },
+    /// The statement ran past its timeout and was cancelled.
+    #[error(
+        "query cancelled after {}: it exceeded the query timeout (--query-timeout); \
+         narrow the time range, filter on metric_name, or read an aggregated tier",
+        humantime::format_duration(*limit)
+    )]
+    Timeout {
+        /// The timeout.
+        limit: std::time::Duration,
+    },
+    /// The statement needed more operator memory than its limit and could
+    /// not spill.
+    #[error(
+        "query exceeded its memory limit of {} (--query-memory-limit); narrow the time \
+         range, filter on metric_name, or aggregate before sorting or joining. {detail}",
+        bytesize::ByteSize::b(*limit as u64).display().iec()
+    )]
+    MemoryLimit {
+        /// The per-statement limit in bytes.
+        limit: usize,
+        /// DataFusion's account of the allocation that failed and the
+        /// largest consumers.
+        detail: String,
+    },
+    /// The result grew past the largest result the server returns.
+    #[error(
+        "the result exceeds {} (--query-max-result-bytes); add a LIMIT, aggregate, or \
+         narrow the time range",
+        bytesize::ByteSize::b(*limit as u64).display().iec()
+    )]
+    ResultTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
 }
 
 impl Error {
@@ -59,18 +103,56 @@ impl Error {
     /// it by changing the request, and retrying it unchanged is pointless.
     pub fn is_user_error(&self) -> bool {
         match self {
-            Error::Refused { .. } | Error::BadRequest(_) => true,
+            Error::Refused { .. }
+            | Error::BadRequest(_)
+            | Error::Timeout { .. }
+            | Error::MemoryLimit { .. }
+            | Error::ResultTooLarge { .. } => true,
             Error::DataFusion(e) => is_user_datafusion_error(e),
-            Error::Storage(_) | Error::Encode(_) => false,
+            Error::Storage(_) | Error::Encode(_) | Error::Busy { .. } => false,
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for errors that say
+    /// "later" (the `Retry-After` header).
+    pub fn retry_after(&self) -> Option<u64> {
+        matches!(self, Error::Busy { .. }).then_some(1)
+    }
+
+    /// `error` with a DataFusion failure caused by an exhausted memory pool
+    /// turned into [`Error::MemoryLimit`], which names the limit.
+    pub(crate) fn with_memory_limit(self, limit: usize) -> Self {
+        match self {
+            Error::DataFusion(e) => match e.find_root() {
+                DataFusionError::ResourcesExhausted(detail) => Error::MemoryLimit {
+                    limit,
+                    detail: detail.clone(),
+                },
+                _ => Error::DataFusion(e),
+            },
+            other => other,
         }
     }
 
     /// The HTTP status and the message to send for this error.
     ///
-    /// User errors are `400` with their message. Everything else is `500`
+    /// Limits are `503` (busy, timed out: try again later or ask for
+    /// less) or `422` (memory, result size: ask for less) with their
+    /// message. Other user errors are `400` with their message. Everything
+    /// else is `500`
     /// with [`INTERNAL_MESSAGE`]; the detail is logged here with
     /// `tracing::error!` so that it is never lost and never leaked.
     pub fn to_http(&self) -> (StatusCode, String) {
+        match self {
+            // Prometheus answers a timed-out query with 503 as well.
+            Error::Busy { .. } | Error::Timeout { .. } => {
+                return (StatusCode::SERVICE_UNAVAILABLE, self.message());
+            }
+            Error::MemoryLimit { .. } | Error::ResultTooLarge { .. } => {
+                return (StatusCode::UNPROCESSABLE_ENTITY, self.message());
+            }
+            _ => {}
+        }
         if self.is_user_error() {
             (StatusCode::BAD_REQUEST, self.message())
         } else {

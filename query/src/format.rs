@@ -5,6 +5,8 @@
 //! - `jsonl`: one row object per line.
 //! - `csv`: a header line, always, then one line per row.
 //! - `arrow`: an Arrow IPC stream, lossless, for programs.
+//! - `parquet`: one Parquet file (zstd), lossless, for DuckDB, pandas,
+//!   Spark and other tools that read files.
 //!
 //! In the text formats timestamps are RFC 3339 strings
 //! (`2023-11-14T22:13:20.500Z`) and the `labels` map is a JSON object,
@@ -26,6 +28,11 @@ use datafusion::arrow::json::writer::{
     EncoderOptions, JsonArray, JsonFormat, LineDelimited, WriterBuilder, make_encoder,
 };
 
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::properties::WriterProperties;
+
 use crate::error::{Error, Result};
 
 /// An output format of the SQL endpoint.
@@ -40,11 +47,19 @@ pub enum Format {
     Csv,
     /// An Arrow IPC stream: lossless types, for programs and `strata sql`.
     Arrow,
+    /// A Parquet file: lossless types, for tools that read files.
+    Parquet,
 }
 
 impl Format {
     /// Every format, in the order the error message lists them.
-    pub const ALL: [Format; 4] = [Format::Json, Format::Jsonl, Format::Csv, Format::Arrow];
+    pub const ALL: [Format; 5] = [
+        Format::Json,
+        Format::Jsonl,
+        Format::Csv,
+        Format::Arrow,
+        Format::Parquet,
+    ];
 
     /// The name a request uses for this format.
     pub fn name(self) -> &'static str {
@@ -53,6 +68,7 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Csv => "csv",
             Format::Arrow => "arrow",
+            Format::Parquet => "parquet",
         }
     }
 
@@ -63,6 +79,7 @@ impl Format {
             Format::Jsonl => "application/x-ndjson",
             Format::Csv => "text/csv; charset=utf-8; header=present",
             Format::Arrow => "application/vnd.apache.arrow.stream",
+            Format::Parquet => "application/vnd.apache.parquet",
         }
     }
 }
@@ -111,8 +128,22 @@ pub fn encode(
             writer.finish()?;
             writer.into_inner()?
         }
+        Format::Parquet => parquet(schema, batches)?,
     };
     Ok((format.content_type(), Bytes::from(body)))
+}
+
+fn parquet(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let parquet_error = |e: ParquetError| ArrowError::ExternalError(Box::new(e));
+    let mut writer = ArrowWriter::try_new(Vec::new(), Arc::clone(schema), Some(properties))
+        .map_err(parquet_error)?;
+    for batch in batches {
+        writer.write(batch).map_err(parquet_error)?;
+    }
+    Ok(writer.into_inner().map_err(parquet_error)?)
 }
 
 /// JSON options: every column in every row, nulls explicit.

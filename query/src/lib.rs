@@ -30,18 +30,22 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
+pub mod cache;
 pub mod engine;
 pub mod error;
 pub mod format;
 pub mod guard;
 pub mod http;
+pub mod limits;
 pub mod merge;
 pub mod pg;
 pub mod prune;
 pub mod series;
 pub mod table;
 
+pub use cache::CacheStats;
 pub use engine::QueryEngine;
+pub use limits::QueryOptions;
 pub use error::{Error, Result};
 pub use format::Format;
 pub use table::TierTable;

@@ -8,7 +8,7 @@ use crate::cli::{HttpArgs, PgArgs, StoreArgs};
 
 pub(crate) async fn run(store: StoreArgs, http: HttpArgs, pg: PgArgs) -> anyhow::Result<()> {
     let log = super::open_log(&store.store).await?;
-    let engine = Arc::new(QueryEngine::new(log)?);
+    let engine = Arc::new(QueryEngine::with_options(log, http.query.options())?);
     let listener = tokio::net::TcpListener::bind(http.http_addr).await?;
     let pg_listener = tokio::net::TcpListener::bind(pg.pg_addr).await?;
     tracing::info!(addr = %listener.local_addr()?, store = %store.store, "serving SQL on /api/v1/sql");

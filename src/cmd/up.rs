@@ -50,7 +50,10 @@ pub(crate) async fn run(
     if embedded.is_some() {
         retire_embedded_sources(&log).await?;
     }
-    let engine = Arc::new(QueryEngine::new(Arc::clone(&log))?);
+    let engine = Arc::new(QueryEngine::with_options(
+        Arc::clone(&log),
+        http.query.options(),
+    )?);
     let listener = tokio::net::TcpListener::bind(http.http_addr)
         .await
         .with_context(|| format!("binding {}", http.http_addr))?;

@@ -38,7 +38,7 @@ fn parses_names_and_lists_the_valid_ones() {
     assert_eq!(Format::default(), Format::Json);
     let err = "xml".parse::<Format>().unwrap_err();
     assert!(err.is_user_error());
-    assert!(err.to_string().contains("json, jsonl, csv, arrow"), "{err}");
+    assert!(err.to_string().contains("json, jsonl, csv, arrow, parquet"), "{err}");
 }
 
 #[test]
@@ -116,6 +116,21 @@ fn arrow_is_a_readable_ipc_stream() {
     assert_eq!(content_type, "application/vnd.apache.arrow.stream");
     let reader = StreamReader::try_new(std::io::Cursor::new(body), None).unwrap();
     assert_eq!(reader.schema(), Tier::Raw.schema());
+    let back: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    assert_eq!(back, vec![batch()]);
+}
+
+#[test]
+fn parquet_is_a_readable_file() {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let (content_type, body) = encode(Format::Parquet, &Tier::Raw.schema(), &[batch()]).unwrap();
+    assert_eq!(content_type, "application/vnd.apache.parquet");
+    assert_eq!(&body[..4], b"PAR1");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(body)
+        .unwrap()
+        .build()
+        .unwrap();
     let back: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
     assert_eq!(back, vec![batch()]);
 }

@@ -3,13 +3,15 @@
 //! | Route              | Answer                                              |
 //! |--------------------|-----------------------------------------------------|
 //! | `POST /api/v1/sql` | the result of one read-only statement ([`sql`])     |
+//! | `GET /api/v1/sql?q=…&format=…` | the same, for curl and browsers         |
 //! | `GET /api/v1/alerts` | active alerts, in Prometheus's shape              |
 //! | `GET /api/v1/rules`  | alerting rules with health and last evaluation    |
 //! | `GET /health`      | `200 ok` while the server runs                      |
 //!
 //! Errors are JSON objects `{"error": "..."}` with the status
 //! [`Error::to_http`] decides: `400` and the message for user errors,
-//! `500` and a generic message otherwise.
+//! `422` or `503` (with `Retry-After` when busy) for the limits of
+//! [`crate::limits`], `500` and a generic message otherwise.
 
 pub mod series;
 pub mod sql;
@@ -20,7 +22,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -31,7 +34,7 @@ use crate::error::Error;
 /// The routes of the query service, answering with `engine`.
 pub fn router(engine: Arc<QueryEngine>) -> Router {
     Router::new()
-        .route("/api/v1/sql", post(sql::handle))
+        .route("/api/v1/sql", post(sql::handle).get(sql::handle_get))
         .route("/api/v1/series", get(series::handle))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/rules", get(rules))
@@ -84,7 +87,13 @@ async fn health() -> &'static str {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, message) = self.to_http();
-        error_response(status, &message)
+        let mut response = error_response(status, &message);
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

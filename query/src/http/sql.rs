@@ -6,14 +6,21 @@
 //! ```
 //!
 //! The body is parsed as JSON whatever its `Content-Type`, so that
-//! `curl -d` works as is. Each request is logged with its SQL, the number of
+//! `curl -d` works as is. `GET /api/v1/sql?q=SELECT+1&format=csv` does the
+//! same with the statement in the query string:
+//!
+//! ```text
+//! curl -sG localhost:8080/api/v1/sql --data-urlencode 'q=SELECT count(*) FROM metrics_raw'
+//! ```
+//! Each request is logged with its SQL, the number of
 //! rows and the time taken.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -29,23 +36,69 @@ use crate::format::{self, Format};
 pub struct SqlRequest {
     /// One read-only statement.
     pub sql: String,
-    /// Output format name (`json`, `jsonl`, `csv`, `arrow`); `json` when
-    /// absent.
+    /// Output format name (`json`, `jsonl`, `csv`, `arrow`, `parquet`);
+    /// `json` when absent.
     #[serde(default)]
     pub format: Option<String>,
+    /// The client's timeout (`"5s"`, `"500ms"`), if shorter than the
+    /// server's `--query-timeout`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// The query string of `GET /api/v1/sql`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlQuery {
+    /// One read-only statement.
+    pub q: String,
+    /// Output format name; `json` when absent.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The client's timeout, if shorter than the server's.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// Handles `GET /api/v1/sql?q=…&format=…`.
+pub(crate) async fn handle_get(
+    State(engine): State<Arc<QueryEngine>>,
+    query: Result<Query<SqlQuery>, QueryRejection>,
+) -> Response {
+    match query {
+        Ok(Query(SqlQuery { q, format, timeout })) => {
+            let request = SqlRequest {
+                sql: q,
+                format,
+                timeout,
+            };
+            answer(&engine, request).await
+        }
+        Err(e) => {
+            let e = Error::BadRequest(format!(
+                "invalid query string: {}; expected ?q=SELECT+1&format=json",
+                e.body_text()
+            ));
+            tracing::info!(error = %e, "refused malformed SQL request");
+            e.into_response()
+        }
+    }
 }
 
 /// Handles `POST /api/v1/sql`.
 pub(crate) async fn handle(State(engine): State<Arc<QueryEngine>>, body: Bytes) -> Response {
-    let started = Instant::now();
-    let request = match parse(&body) {
-        Ok(r) => r,
+    match parse(&body) {
+        Ok(request) => answer(&engine, request).await,
         Err(e) => {
             tracing::info!(error = %e, "refused malformed SQL request");
-            return e.into_response();
+            e.into_response()
         }
-    };
-    match run(&engine, &request).await {
+    }
+}
+
+async fn answer(engine: &QueryEngine, request: SqlRequest) -> Response {
+    let started = Instant::now();
+    match run(engine, &request).await {
         Ok((content_type, body, rows)) => {
             tracing::info!(
                 sql = %request.sql,
@@ -59,15 +112,16 @@ pub(crate) async fn handle(State(engine): State<Arc<QueryEngine>>, body: Bytes) 
         Err(e) => {
             // Internal details are logged by `to_http`; `message` is what
             // the client sees.
-            let (status, message) = e.to_http();
+            let message = e.message();
+            let response = e.into_response();
             tracing::info!(
                 sql = %request.sql,
-                status = status.as_u16(),
+                status = response.status().as_u16(),
                 error = %message,
                 elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
                 "sql failed"
             );
-            super::error_response(status, &message)
+            response
         }
     }
 }
@@ -87,7 +141,13 @@ async fn run(engine: &QueryEngine, request: &SqlRequest) -> Result<(&'static str
         Some(name) => name.parse()?,
         None => Format::default(),
     };
-    let (schema, batches) = engine.sql(&request.sql).await?;
+    let timeout = match &request.timeout {
+        Some(t) => Some(humantime::parse_duration(t).map_err(|e| {
+            Error::BadRequest(format!("invalid timeout {t:?}: {e}; expected e.g. \"5s\""))
+        })?),
+        None => None,
+    };
+    let (schema, batches) = engine.sql_within(&request.sql, timeout).await?;
     let rows = batches.iter().map(|b| b.num_rows()).sum();
     let (content_type, body) = format::encode(format, &schema, &batches)?;
     Ok((content_type, body, rows))

@@ -43,8 +43,8 @@ impl Fixture {
         QueryEngine::new(Arc::clone(&self.log)).unwrap()
     }
 
-    /// Writes `samples` as one raw file and commits it.
-    pub async fn add_file(&self, samples: Vec<Sample>) -> DataFile {
+    /// Writes `samples` as one raw file, without committing it.
+    pub async fn write_file(&self, samples: Vec<Sample>) -> DataFile {
         let min_ts = samples.iter().map(|s| s.ts_ns).min().unwrap();
         let max_ts = samples.iter().map(|s| s.ts_ns).max().unwrap();
         let min_metric = samples.iter().map(|s| s.metric_name.clone()).min().unwrap();
@@ -61,7 +61,7 @@ impl Fixture {
             .put_durable(&path, bytes, true)
             .await
             .unwrap();
-        let file = DataFile {
+        DataFile {
             path: path.to_string(),
             tier: Tier::Raw.dir().to_string(),
             partition_start_ns: start,
@@ -72,7 +72,12 @@ impl Fixture {
             rows,
             bytes: size,
             derived_from: None,
-        };
+        }
+    }
+
+    /// Writes `samples` as one raw file and commits it.
+    pub async fn add_file(&self, samples: Vec<Sample>) -> DataFile {
+        let file = self.write_file(samples).await;
         let outcome = self
             .log
             .commit(Commit {
