@@ -4,6 +4,8 @@
 //! |--------------------|-----------------------------------------------------|
 //! | `POST /api/v1/sql` | the result of one read-only statement ([`sql`])     |
 //! | `GET /api/v1/sql?q=…&format=…` | the same, for curl and browsers         |
+//! | `GET /api/v1/series` | dashboard series from the tier fitting the step ([`series`]) |
+//! | `GET /api/v1/metrics`, `/api/v1/labels`, `/api/v1/label/NAME/values` | metric names, label names, label values for pickers ([`meta`]) |
 //! | `GET /api/v1/alerts` | active alerts, in Prometheus's shape              |
 //! | `GET /api/v1/rules`  | alerting rules with health and last evaluation    |
 //! | `GET /health`      | `200 ok` while the server runs                      |
@@ -13,6 +15,7 @@
 //! `422` or `503` (with `Retry-After` when busy) for the limits of
 //! [`crate::limits`], `500` and a generic message otherwise.
 
+pub mod meta;
 pub mod series;
 pub mod sql;
 
@@ -36,6 +39,9 @@ pub fn router(engine: Arc<QueryEngine>) -> Router {
     Router::new()
         .route("/api/v1/sql", post(sql::handle).get(sql::handle_get))
         .route("/api/v1/series", get(series::handle))
+        .route("/api/v1/metrics", get(meta::metrics))
+        .route("/api/v1/labels", get(meta::labels))
+        .route("/api/v1/label/{name}/values", get(meta::label_values))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/rules", get(rules))
         .route("/health", get(health))

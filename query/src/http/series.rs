@@ -1,9 +1,18 @@
-//! WIP (issue 5): `GET /api/v1/series`, dashboard series from the tier that
-//! fits the step (see [`crate::series`]).
+//! `GET /api/v1/series`: dashboard series from the tier that fits the step
+//! (semantics in [`crate::series`]).
 //!
 //! ```text
 //! curl -s 'localhost:8080/api/v1/series?metric=cpu.load&match=host%3D~%22web.*%22&start=2026-11-26T00:00:00Z&end=2026-11-27T00:00:00Z&step=5m&agg=avg&by=host'
+//! {"tier":"1m","step":300,"series":[{"labels":{"host":"web01"},"points":[[1795651200,0.42],…]}]}
 //! ```
+//!
+//! Parameters: `metric` (required); `match`, label matchers as inside
+//! PromQL's braces; `start`, `end`, RFC 3339 or Unix seconds (required);
+//! `step`, seconds or a duration such as `5m` (required); `agg`, default
+//! `avg`; `by`, comma-separated labels (present but empty: one group of
+//! every series). Times in the answer are Unix seconds. A malformed or
+//! refused request (unknown `agg`, `step` ≤ 0, `end` before `start`, more
+//! than 11,000 points per series) is a `400` naming the problem.
 
 use std::sync::Arc;
 
@@ -18,15 +27,16 @@ use crate::engine::QueryEngine;
 use crate::error::{Error, Result};
 use crate::series::{self, LabelMatch, SeriesRequest};
 
-/// The query parameters.
+/// The query parameters; all optional here so that a missing one gets a
+/// clear message rather than the extractor's.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Params {
-    metric: String,
+    metric: Option<String>,
     #[serde(rename = "match")]
     matchers: Option<String>,
-    start: String,
-    end: String,
-    step: String,
+    start: Option<String>,
+    end: Option<String>,
+    step: Option<String>,
     agg: Option<String>,
     by: Option<String>,
 }
@@ -36,22 +46,7 @@ pub(crate) async fn handle(
     State(engine): State<Arc<QueryEngine>>,
     Query(p): Query<Params>,
 ) -> Result<Response> {
-    let req = SeriesRequest {
-        matchers: matchers(p.matchers.as_deref().unwrap_or_default())?,
-        start_ns: time(&p.start)?,
-        end_ns: time(&p.end)?,
-        step_ns: step(&p.step)?,
-        agg: p
-            .agg
-            .as_deref()
-            .unwrap_or("avg")
-            .parse()
-            .map_err(Error::BadRequest)?,
-        by: p
-            .by
-            .map(|b| b.split(',').map(|s| s.trim().to_string()).collect()),
-        metric: p.metric,
-    };
+    let req = request(p)?;
     let snapshot = engine.snapshot().await?;
     let (tier, found) = series::query(&engine, &snapshot, &req).await?;
     let series: Vec<serde_json::Value> = found
@@ -61,19 +56,50 @@ pub(crate) async fn handle(
                 .into_iter()
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect();
+            let points: Vec<serde_json::Value> = points
+                .into_iter()
+                .map(|(t, v)| serde_json::json!([series::seconds(t), v]))
+                .collect();
             serde_json::json!({"labels": labels, "points": points})
         })
         .collect();
     let body = serde_json::json!({
         "tier": tier.dir(),
-        "step": req.step_ns / 1_000_000_000,
+        "step": series::seconds(req.step_ns),
         "series": series,
     });
     Ok(([(CONTENT_TYPE, "application/json")], body.to_string()).into_response())
 }
 
+/// The request `p` describes, or a `400` naming what is wrong.
+fn request(p: Params) -> Result<SeriesRequest> {
+    let required = |v: Option<String>, name: &str| {
+        v.filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::BadRequest(format!("missing parameter {name}")))
+    };
+    Ok(SeriesRequest {
+        matchers: matchers(p.matchers.as_deref().unwrap_or_default())?,
+        start_ns: time(&required(p.start, "start")?)?,
+        end_ns: time(&required(p.end, "end")?)?,
+        step_ns: step(&required(p.step, "step")?)?,
+        agg: p
+            .agg
+            .as_deref()
+            .unwrap_or("avg")
+            .parse()
+            .map_err(Error::BadRequest)?,
+        by: p.by.map(|b| {
+            b.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        }),
+        metric: required(p.metric, "metric")?,
+    })
+}
+
 /// `host=~"web.*",env="prod"`, read as the matchers of `{…}` in PromQL.
-fn matchers(text: &str) -> Result<Vec<LabelMatch>> {
+pub(crate) fn matchers(text: &str) -> Result<Vec<LabelMatch>> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -102,9 +128,14 @@ fn matchers(text: &str) -> Result<Vec<LabelMatch>> {
 }
 
 /// RFC 3339 or Unix seconds (fractions allowed) → Unix ns.
-fn time(text: &str) -> Result<i64> {
+pub(crate) fn time(text: &str) -> Result<i64> {
     if let Ok(secs) = text.parse::<f64>() {
-        return Ok((secs * 1e9) as i64);
+        if !secs.is_finite() || secs.abs() > 9.2e9 {
+            return Err(Error::BadRequest(format!(
+                "time {text:?}: out of range (Unix seconds)"
+            )));
+        }
+        return Ok((secs * 1e9).round() as i64);
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
@@ -115,9 +146,12 @@ fn time(text: &str) -> Result<i64> {
 /// Seconds, or a duration such as `5m` → ns.
 fn step(text: &str) -> Result<i64> {
     if let Ok(secs) = text.parse::<f64>() {
-        return Ok((secs * 1e9) as i64);
+        if !secs.is_finite() || secs.abs() > 9.2e9 {
+            return Err(Error::BadRequest(format!("step {text:?}: out of range")));
+        }
+        return Ok((secs * 1e9).round() as i64);
     }
     humantime::parse_duration(text)
-        .map(|d| d.as_nanos() as i64)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         .map_err(|e| Error::BadRequest(format!("step {text:?}: {e}")))
 }
