@@ -35,7 +35,6 @@ use std::sync::Arc;
 use strata_query::QueryEngine;
 use strata_schemas::Tier;
 use strata_storage::{Commit, CommitOutcome, DataFile, Snapshot, TableLog, layout};
-use xxhash_rust::xxh3::xxh3_128;
 
 use crate::Result;
 use crate::compact::{agg_rows, delete_uncommitted, write_agg_rows, writer};
@@ -142,16 +141,10 @@ fn closed_before(snapshot: &Snapshot) -> Option<i64> {
 }
 
 /// A digest of the sorted paths of `files`: what a `1h` file was derived
-/// from.
+/// from. Defined by [`strata_query::series::rollup_digest`], which the
+/// series API compares to tell a current rollup from a lagging one.
 pub fn digest(files: &[DataFile]) -> String {
-    let mut paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    paths.sort_unstable();
-    let mut text = String::new();
-    for p in paths {
-        text.push_str(p);
-        text.push('\n');
-    }
-    format!("xxh3-128:{:032x}", xxh3_128(text.as_bytes()))
+    strata_query::series::rollup_digest(files)
 }
 
 /// Writes and commits the `1h` file of `hour` from its `1m` `files`.
