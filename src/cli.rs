@@ -86,6 +86,8 @@ pub(crate) enum Command {
         #[command(flatten)]
         http: HttpArgs,
         #[command(flatten)]
+        pg: PgArgs,
+        #[command(flatten)]
         alerts: UpAlertArgs,
         /// Also produce demo samples and print a query over them.
         #[arg(long, env = "STRATA_DEMO")]

@@ -11,20 +11,37 @@
 //!   `statement_timeout`, `search_path`, `TIME ZONE`, …);
 //! - any other statement must pass [`guard::check`] and is planned with
 //!   [`guard::sql_options`], as in [`QueryEngine::sql`]; refusals are
-//!   SQLSTATE `25006` (read_only_sql_transaction).
+//!   SQLSTATE `25006` (read_only_sql_transaction), and the connection stays
+//!   open for the next statement.
+//!
+//! Queries, in the simple and the extended protocol, then run through
+//! [`QueryEngine::run`], so they get the same guard rails as the HTTP API
+//! (concurrency slot, timeout, memory pool, result size, result cache);
+//! a shorter `SET statement_timeout` of the connection applies too. Map
+//! columns (`labels`) are sent as JSON text, `current_setting()` and a
+//! PostgreSQL-style `version()` answer what clients such as Grafana ask
+//! (see [`functions`]).
 //!
 //! No authentication and no TLS: bind it to a trusted interface.
 
+mod functions;
+
+use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ParamValues;
+use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{Set, Statement};
-use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::arrow_pg::datatypes::df::deserialize_parameters_with_server_types;
+use datafusion_postgres::arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog;
 use datafusion_postgres::hooks::HookClient;
@@ -33,13 +50,19 @@ use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire::api::auth::StartupHandler;
 use datafusion_postgres::pgwire::api::auth::noop::NoopStartupHandler;
 use datafusion_postgres::pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
-use datafusion_postgres::pgwire::api::portal::Format;
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
 use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use datafusion_postgres::pgwire::api::results::Response;
-use datafusion_postgres::pgwire::api::{ClientInfo, ConnectionManager, PgWireServerHandlers};
+use datafusion_postgres::pgwire::api::results::{QueryResponse, Response};
+use datafusion_postgres::pgwire::api::stmt::QueryParser;
+use datafusion_postgres::pgwire::api::store::PortalStore;
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers,
+};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::pgwire::types::format::FormatOptions;
-use datafusion_postgres::{DfSessionService, QueryHook};
+use datafusion_postgres::{DfSessionService, Parser, QueryHook};
+use futures::Sink;
 use tokio::net::TcpListener;
 
 use crate::error::{Error, Result};
@@ -50,7 +73,7 @@ use crate::{QueryEngine, guard};
 /// at shutdown.
 pub async fn serve(
     listener: TcpListener,
-    engine: &QueryEngine,
+    engine: Arc<QueryEngine>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let handlers = Arc::new(Handlers::new(engine)?);
@@ -77,25 +100,35 @@ pub async fn serve(
 }
 
 /// `datafusion-postgres`'s session service behind [`ReadOnlyHook`], no
-/// authentication.
+/// authentication; queries of the extended protocol run in [`Extended`].
 struct Handlers {
     session: Arc<DfSessionService>,
+    extended: Arc<Extended>,
     startup: Arc<Startup>,
     cancel: Arc<DefaultCancelHandler>,
 }
 
 impl Handlers {
-    fn new(engine: &QueryEngine) -> Result<Self> {
+    fn new(engine: Arc<QueryEngine>) -> Result<Self> {
         let ctx = engine.new_session()?;
         setup_pg_catalog(&ctx, "datafusion", EmptyContextProvider).map_err(|e| *e)?;
+        functions::register(&ctx);
+        let ctx = Arc::new(ctx);
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
-            Arc::new(ReadOnlyHook),
+            Arc::new(ReadOnlyHook {
+                engine: Arc::clone(&engine),
+            }),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ];
-        let session = Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks));
+        let session = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));
         let connections = Arc::new(ConnectionManager::new());
         Ok(Self {
+            extended: Arc::new(Extended {
+                session: Arc::clone(&session),
+                ctx,
+                engine,
+            }),
             session,
             cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&connections))),
             startup: Arc::new(Startup { connections }),
@@ -109,7 +142,7 @@ impl PgWireServerHandlers for Handlers {
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        Arc::clone(&self.session)
+        Arc::clone(&self.extended)
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
@@ -174,8 +207,11 @@ fn kind(statement: &Statement) -> Kind {
 }
 
 /// Lets per-connection session statements through to the next hooks and
-/// runs everything else through Strata's read-only guard (both layers).
-struct ReadOnlyHook;
+/// runs everything else through Strata's read-only guard (both layers),
+/// then the engine.
+struct ReadOnlyHook {
+    engine: Arc<QueryEngine>,
+}
 
 #[async_trait]
 impl QueryHook for ReadOnlyHook {
@@ -187,7 +223,7 @@ impl QueryHook for ReadOnlyHook {
     ) -> Option<PgWireResult<Response>> {
         match kind(statement) {
             Kind::Session => None,
-            Kind::Query => Some(run(statement, ctx, client).await),
+            Kind::Query => Some(self.run(statement, ctx, client).await),
         }
     }
 
@@ -211,12 +247,131 @@ impl QueryHook for ReadOnlyHook {
         _ctx: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        // The plan passed both layers when it was parsed.
+        // Queries of the extended protocol run in `Extended::do_query`,
+        // which knows the result formats the client asked for.
         None
     }
 }
 
-/// Checks and plans one statement like [`QueryEngine::sql`].
+impl ReadOnlyHook {
+    async fn run(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> PgWireResult<Response> {
+        let plan = plan(statement, ctx).await.map_err(pg_error)?;
+        let frame = DataFrame::new(ctx.state(), plan);
+        let (schema, batches) = self
+            .engine
+            .run(frame, statement_timeout(client))
+            .await
+            .map_err(pg_error)?;
+        let options = FormatOptions::from_client_metadata(client.metadata());
+        Ok(Response::Query(encode(
+            &schema,
+            batches,
+            &Format::UnifiedText,
+            options,
+        )?))
+    }
+}
+
+/// The extended protocol (Parse, Bind, Describe, Execute), which Grafana's
+/// driver uses for every query: `datafusion-postgres`'s, except that
+/// queries execute through the engine.
+struct Extended {
+    session: Arc<DfSessionService>,
+    /// The session the statements were planned in.
+    ctx: Arc<SessionContext>,
+    engine: Arc<QueryEngine>,
+}
+
+/// A parsed statement of the extended protocol, as `datafusion-postgres`
+/// stores it: the SQL and, unless empty, the statement and its plan.
+type Prepared = (String, Option<(Statement, LogicalPlan)>);
+
+#[async_trait]
+impl ExtendedQueryHandler for Extended {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        self.session.query_parser()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let plan = match &portal.statement.statement {
+            (_, Some((statement, plan))) if matches!(kind(statement), Kind::Query) => plan,
+            _ => {
+                return ExtendedQueryHandler::do_query(
+                    self.session.as_ref(),
+                    client,
+                    portal,
+                    max_rows,
+                )
+                .await;
+            }
+        };
+        let params = self.parameters(portal, plan)?;
+        let plan = plan
+            .clone()
+            .replace_params_with_values(&params)
+            .map_err(|e| pg_error(e.into()))?;
+        let frame = DataFrame::new(self.ctx.state(), plan);
+        let (schema, batches) = self
+            .engine
+            .run(frame, statement_timeout(client))
+            .await
+            .map_err(pg_error)?;
+        let options = FormatOptions::from_client_metadata(client.metadata());
+        Ok(Response::Query(encode(
+            &schema,
+            batches,
+            &portal.result_column_format,
+            options,
+        )?))
+    }
+}
+
+impl Extended {
+    /// The portal's bound parameters, decoded with the types the server
+    /// announced for them (`ParameterDescription`) where the client gave
+    /// none, as `datafusion-postgres` does.
+    fn parameters(
+        &self,
+        portal: &Portal<Prepared>,
+        plan: &LogicalPlan,
+    ) -> PgWireResult<ParamValues> {
+        let wire = self
+            .query_parser()
+            .get_parameter_types(&portal.statement.statement)?;
+        let inferred = plan.get_parameter_types().map_err(|e| pg_error(e.into()))?;
+        let mut inferred: Vec<_> = inferred.into_iter().collect();
+        inferred.sort_by_key(|(id, _)| {
+            id.trim_start_matches('$')
+                .parse::<u32>()
+                .unwrap_or(u32::MAX)
+        });
+        let inferred: Vec<_> = inferred.iter().map(|(_, t)| t.as_ref()).collect();
+        let wire: Vec<_> = wire.iter().map(Some).collect();
+        deserialize_parameters_with_server_types(portal, &inferred, &wire)
+    }
+}
+
+/// Checks and plans one statement like [`QueryEngine::sql`], with map
+/// columns as text.
 async fn plan(statement: &Statement, ctx: &SessionContext) -> Result<LogicalPlan> {
     guard::check(&statement.to_string())?;
     let plan = ctx
@@ -224,22 +379,37 @@ async fn plan(statement: &Statement, ctx: &SessionContext) -> Result<LogicalPlan
         .statement_to_plan(DFStatement::Statement(Box::new(statement.clone())))
         .await?;
     guard::sql_options().verify_plan(&plan)?;
-    Ok(plan)
+    Ok(functions::maps_as_text(plan)?)
 }
 
-async fn run(
-    statement: &Statement,
-    ctx: &SessionContext,
-    client: &mut dyn HookClient,
-) -> PgWireResult<Response> {
-    let plan = plan(statement, ctx).await.map_err(pg_error)?;
-    let frame = ctx
-        .execute_logical_plan(plan)
-        .await
-        .map_err(|e| pg_error(e.into()))?;
-    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-    let response = encode_dataframe(frame, &Format::UnifiedText, Some(options)).await?;
-    Ok(Response::Query(response))
+/// A result as rows in `format`.
+fn encode(
+    schema: &Schema,
+    batches: Vec<RecordBatch>,
+    format: &Format,
+    options: FormatOptions,
+) -> PgWireResult<QueryResponse> {
+    let fields = Arc::new(arrow_schema_to_pg_fields(
+        schema,
+        format,
+        Some(Arc::new(options)),
+    )?);
+    let row_fields = Arc::clone(&fields);
+    let rows = batches
+        .into_iter()
+        .flat_map(move |batch| encode_recordbatch(Arc::clone(&row_fields), batch));
+    Ok(QueryResponse::new(fields, futures::stream::iter(rows)))
+}
+
+/// The connection's `SET statement_timeout`, if any (0 is none). The key is
+/// the one `datafusion-postgres`'s `SET` hook stores it under.
+fn statement_timeout<C: ClientInfo + ?Sized>(client: &C) -> Option<Duration> {
+    client
+        .metadata()
+        .get("statement_timeout_ms")
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
 }
 
 /// An `ErrorResponse` with a SQLSTATE for the kind of error.
@@ -249,6 +419,13 @@ fn pg_error(error: Error) -> PgWireError {
         Error::Refused { .. } => "25006",
         // syntax_error
         Error::BadRequest(_) => "42601",
+        // query_canceled, as PostgreSQL's statement_timeout
+        Error::Timeout { .. } => "57014",
+        // too_many_connections: the server is saturated, retry later
+        Error::Busy { .. } => "53300",
+        // out_of_memory / program_limit_exceeded
+        Error::MemoryLimit { .. } => "53200",
+        Error::ResultTooLarge { .. } => "54000",
         e if e.is_user_error() => "42000",
         _ => "XX000",
     };

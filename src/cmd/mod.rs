@@ -35,10 +35,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             store,
             ingest,
             http,
+            pg,
             alerts,
             maintenance,
             demo,
-        } => up::run(kafka, store, ingest, http, alerts, maintenance, demo).await,
+        } => up::run(kafka, store, ingest, http, pg, alerts, maintenance, demo).await,
         Command::Compact {
             store,
             closed_before,

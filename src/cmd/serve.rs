@@ -17,7 +17,7 @@ pub(crate) async fn run(store: StoreArgs, http: HttpArgs, pg: PgArgs) -> anyhow:
     let pg_engine = Arc::clone(&engine);
     let pg_shutdown = shutdown.clone();
     let pg_server = tokio::spawn(async move {
-        strata_query::pg::serve(pg_listener, &pg_engine, pg_shutdown.cancelled_owned()).await
+        strata_query::pg::serve(pg_listener, pg_engine, pg_shutdown.cancelled_owned()).await
     });
     let http_res =
         strata_query::http::serve(listener, engine, shutdown.clone().cancelled_owned()).await;

@@ -11,16 +11,21 @@ use strata_pipeline::IngestStats;
 use strata_pipeline::produce::{ProduceOptions, produce};
 use strata_query::QueryEngine;
 
-use crate::cli::{HttpArgs, IngestArgs, KafkaArgs, MaintenanceArgs, StoreArgs, UpAlertArgs};
+use crate::cli::{
+    HttpArgs, IngestArgs, KafkaArgs, MaintenanceArgs, PgArgs, StoreArgs, UpAlertArgs,
+};
 
 const DEMO_QUERY: &str = "SELECT metric_name, count(*) AS samples, round(avg(value), 2) AS avg, \
     max(ts) AS newest FROM metrics_raw GROUP BY metric_name ORDER BY metric_name";
 
+// One argument per flag group of `strata up`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
     kafka: KafkaArgs,
     store: StoreArgs,
     args: IngestArgs,
     http: HttpArgs,
+    pg: PgArgs,
     alerts: UpAlertArgs,
     maintenance: MaintenanceArgs,
     demo: bool,
@@ -58,6 +63,16 @@ pub(crate) async fn run(
         .await
         .with_context(|| format!("binding {}", http.http_addr))?;
     let http_addr = listener.local_addr()?;
+    let pg_listener = tokio::net::TcpListener::bind(pg.pg_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "binding {} (PostgreSQL wire protocol, --pg-addr)",
+                pg.pg_addr
+            )
+        })?;
+    let pg_addr = pg_listener.local_addr()?;
+    tracing::info!(addr = %pg_addr, "serving SQL over the PostgreSQL wire protocol");
     let shutdown = super::shutdown_on_signal();
 
     let stats = Arc::new(IngestStats::default());
@@ -69,6 +84,11 @@ pub(crate) async fn run(
     ));
     let server = tokio::spawn(strata_query::http::serve(
         listener,
+        Arc::clone(&engine),
+        shutdown.clone().cancelled_owned(),
+    ));
+    let pg_server = tokio::spawn(strata_query::pg::serve(
+        pg_listener,
         Arc::clone(&engine),
         shutdown.clone().cancelled_owned(),
     ));
@@ -100,8 +120,10 @@ pub(crate) async fn run(
         );
     }
     eprintln!(
-        "  Store: {}\n  SQL:   POST http://{http_addr}/api/v1/sql\n         strata sql --server http://{http_addr} \"{DEMO_QUERY}\"\n",
-        store.store
+        "  Store: {}\n  SQL:   POST http://{http_addr}/api/v1/sql\n         strata sql --server http://{http_addr} \"{DEMO_QUERY}\"\n         psql -h {} -p {} -U strata  (PostgreSQL wire protocol, read-only)\n",
+        store.store,
+        pg_addr.ip(),
+        pg_addr.port()
     );
 
     let mut demo_producer = None;
@@ -150,6 +172,7 @@ pub(crate) async fn run(
     let ingest_res = ingest.await?;
     shutdown.cancel();
     let server_res = server.await?;
+    let pg_res = pg_server.await?;
     let evaluator_res = match evaluator {
         Some(e) => e.await?,
         None => Ok(()),
@@ -166,6 +189,7 @@ pub(crate) async fn run(
     drop(embedded);
     ingest_res?;
     server_res?;
+    pg_res?;
     evaluator_res?;
     Ok(())
 }
