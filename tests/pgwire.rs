@@ -542,6 +542,26 @@ async fn extended_protocol_reads_samples_and_survives_refusals() {
             .unwrap_or_else(|e| panic!("after {sql}: {e}"));
         assert_eq!(rows[0].get::<_, i64>("n"), 120);
     }
+    // The connection's statement_timeout bounds a query, as the server's
+    // --query-timeout does, and cancels it.
+    client
+        .batch_execute("SET statement_timeout = 300")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = client
+        .query("SELECT sum(value) FROM range(100000000000)", &[])
+        .await
+        .unwrap_err();
+    let db = err.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "57014", "{db}");
+    assert!(db.message().contains("300ms"), "{db}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .unwrap();
+
     let err = client
         .batch_execute("SELECT 1; DROP TABLE metrics_raw")
         .await
