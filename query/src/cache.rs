@@ -20,7 +20,7 @@
 //!
 //! Statements whose result is not a function of plan and files are never
 //! cached: volatile functions (`random()`, `uuid()`) and `EXPLAIN ANALYZE`
-//! (timings).
+//! (timings). Nor are `EXPLAIN` and `DESCRIBE`, which read no data.
 //!
 //! Entries are weighed by their Arrow in-memory size and the cache is
 //! bounded in bytes ([`crate::QueryOptions::cache_bytes`]).
@@ -112,7 +112,7 @@ impl ResultCache {
         if !cacheable(plan) {
             return None;
         }
-        let mut text = plan.display_indent().to_string();
+        let mut text = plan.display_indent_schema().to_string();
         text.push_str("\n-- files\n");
         physical
             .apply(|node| {
@@ -187,9 +187,15 @@ fn file_scan(node: &dyn ExecutionPlan) -> Option<&FileScanConfig> {
         .downcast_ref::<FileScanConfig>()
 }
 
-/// False for plans whose result is not determined by plan and files.
+/// False for plans whose result is not determined by plan and files, and
+/// for statements about plans or tables rather than data (`EXPLAIN`,
+/// `DESCRIBE`): cheap, and their indented display does not name all that
+/// decides their answer (the described table, `VERBOSE`).
 fn cacheable(plan: &LogicalPlan) -> bool {
-    if matches!(plan, LogicalPlan::Analyze(_)) {
+    if matches!(
+        plan,
+        LogicalPlan::Analyze(_) | LogicalPlan::Explain(_) | LogicalPlan::DescribeTable(_)
+    ) {
         return false;
     }
     let mut volatile = false;

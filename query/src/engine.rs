@@ -169,7 +169,7 @@ impl QueryEngine {
         if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k)) {
             return Ok((Arc::clone(&hit.schema), hit.batches.clone()));
         }
-        let runtime = self.limits.statement_runtime(&state.runtime_env())?;
+        let runtime = self.limits.statement_runtime(state.runtime_env())?;
         let task = TaskContext::from(&state).with_runtime(runtime);
         let mut stream = execute_stream(physical, Arc::new(task))?;
         // The stream's schema is the physical one, which the batches carry.
