@@ -44,19 +44,22 @@
 //! rollup lags and for the newest hour, raw for the minutes whose windows
 //! are still open. Segments are disjoint and cover the range, so no sample
 //! is lost or counted twice at tier boundaries, and the newest points are
-//! present. Each segment is one SQL statement through
-//! [`QueryEngine::sql`], with the metric name, time range and matchers as
-//! predicates (so files and row groups prune), grouped by step bucket:
-//! - `avg` … `last` per group from the tiers' mergeable columns (`Σsum`,
-//!   `Σcount`, `min`, `max`, latest `last`), merged across segments;
-//! - `rate`, `increase` per series (the seams of a reset-corrected counter
-//!   need each series' own samples): per bucket the first and last sample
-//!   and the increase inside, from `first_ts, first, last_ts, last,
-//!   increase` of the windows in order (adding the seam between
-//!   consecutive windows) or from the raw values in order; then the seams
-//!   between buckets in Rust (`series/counter.rs`). The statements read
-//!   one step before the first point, where a bucket's first sample may
-//!   find its predecessor.
+//! present. Each segment is one SQL statement with the metric name, time
+//! range and matchers as predicates (so files and row groups prune), run
+//! under the engine's limits and result cache ([`QueryEngine::run`]). The
+//! aggregated tiers are read as their stored parts, not through the
+//! merging views: every aggregate here merges parts itself, and the views'
+//! merge per window would cost more than the rest of the answer.
+//! - `avg` … `last`: per group and step bucket from the mergeable columns
+//!   (`Σsum`, `Σcount`, `min`, `max`, latest `last`; raw values for raw),
+//!   merged across segments (`series/gauge.rs`);
+//! - `rate`, `increase`: per series (the seams of a reset-corrected
+//!   counter need each series' own samples in order), the rows as stored
+//!   (`first_ts, first, last_ts, last, increase` of each part; raw
+//!   samples), a window's parts folded as the views fold them, windows
+//!   chained and the seams added in Rust (`series/counter.rs`). The
+//!   statements read one step before the first point, where a bucket's
+//!   first sample may find its predecessor.
 //!
 //! Thanos reads a tier only when its resolution is at most step/5, since
 //! its range functions need several points per window; here a point is
@@ -73,20 +76,23 @@
 
 mod counter;
 mod coverage;
+mod gauge;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{Float64Type, Int64Type, TimestampNanosecondType};
+use datafusion::catalog::TableProvider;
+use datafusion::prelude::SessionContext;
 use strata_schemas::Tier;
-use strata_schemas::agg::sample_cmp;
 use strata_storage::Snapshot;
 
 pub use coverage::{Coverage, Segment, coverage, resolution_ns, rollup_digest, segments};
 
 use crate::engine::QueryEngine;
 use crate::error::{Error, Result};
+use crate::guard;
 
 /// Most points one series of an answer may have, as in Prometheus.
 pub const MAX_POINTS: i64 = 11_000;
@@ -278,104 +284,58 @@ pub async fn query(
     }
     let tier = choose_tier(req.step_ns);
     let cov = coverage(snapshot);
+    let reader = Reader::new(engine)?;
     let series = match req.agg {
         SeriesAgg::Rate | SeriesAgg::Increase => {
-            counter::query(engine, &req, grid, tier, &cov).await?
+            counter::query(&reader, &req, grid, tier, &cov).await?
         }
-        _ => gauges(engine, &req, grid, tier, &cov).await?,
+        _ => gauge::query(&reader, &req, grid, tier, &cov).await?,
     };
     Ok((tier, series))
 }
 
-/// Partial aggregate of one group and step bucket.
-#[derive(Debug, Clone, Copy)]
-struct Partial {
-    count: i64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    last_ts: i64,
-    last: f64,
+/// Runs the statements of the series and metadata APIs.
+///
+/// A session of the engine's ([`QueryEngine::new_session`]) in which the
+/// stored parts of `1m` and `1h` have names of their own
+/// ([`table_of`]): these APIs merge parts themselves (every aggregate
+/// here is associative over parts; counters fold a window's parts with
+/// [`crate::merge::merge_parts`], as the views do), and skipping the
+/// views' merge per window is most of their speed. Statements pass the
+/// read-only guard and run through [`QueryEngine::run`], under the
+/// engine's limits and with its result cache.
+pub(crate) struct Reader<'a> {
+    engine: &'a QueryEngine,
+    ctx: SessionContext,
 }
 
-impl Partial {
-    fn merge(&mut self, o: Partial) {
-        self.count += o.count;
-        self.sum += o.sum;
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
-        if sample_cmp((o.last_ts, o.last), (self.last_ts, self.last)).is_gt() {
-            self.last_ts = o.last_ts;
-            self.last = o.last;
+impl<'a> Reader<'a> {
+    /// A reader over `engine`'s tables.
+    pub(crate) fn new(engine: &'a QueryEngine) -> Result<Self> {
+        let ctx = engine.new_session()?;
+        for tier in Tier::AGGREGATED {
+            let parts: Arc<dyn TableProvider> = Arc::clone(engine.table(tier)) as _;
+            ctx.register_table(table_of(tier), parts)?;
         }
+        Ok(Self { engine, ctx })
     }
 
-    fn value(&self, agg: SeriesAgg) -> f64 {
-        match agg {
-            SeriesAgg::Avg => self.sum / self.count as f64,
-            SeriesAgg::Min => self.min,
-            SeriesAgg::Max => self.max,
-            SeriesAgg::Sum => self.sum,
-            SeriesAgg::Count => self.count as f64,
-            SeriesAgg::Last => self.last,
-            SeriesAgg::Rate | SeriesAgg::Increase => unreachable!("counters have their own path"),
-        }
+    /// The result of one read-only statement.
+    pub(crate) async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        guard::check(sql)?;
+        let frame = self.ctx.sql_with_options(sql, guard::sql_options()).await?;
+        Ok(self.engine.run(frame, None).await?.1)
     }
 }
 
-/// `avg` … `last`: partial aggregates per group and bucket from each
-/// segment, merged.
-async fn gauges(
-    engine: &QueryEngine,
-    req: &SeriesRequest,
-    grid: Grid,
-    tier: Tier,
-    cov: &Coverage,
-) -> Result<Vec<SeriesPoints>> {
-    let mut groups = Interner::default();
-    let mut merged: Vec<BTreeMap<i64, Partial>> = Vec::new();
-    for seg in segments(tier, grid.first_ns, grid.end_ns(), cov) {
-        let (_, batches) = engine.sql(&gauge_sql(req, grid, seg)).await?;
-        for b in &batches {
-            let t = b.column(1).as_primitive::<TimestampNanosecondType>();
-            let count = b.column(2).as_primitive::<Int64Type>();
-            let [sum, min, max, last] =
-                [3, 4, 5, 7].map(|i| b.column(i).as_primitive::<Float64Type>());
-            let last_ts = b.column(6).as_primitive::<TimestampNanosecondType>();
-            for r in 0..b.num_rows() {
-                let id = groups.id_of_group(b, r);
-                if id == merged.len() {
-                    merged.push(BTreeMap::new());
-                }
-                let p = Partial {
-                    count: count.value(r),
-                    sum: sum.value(r),
-                    min: min.value(r),
-                    max: max.value(r),
-                    last_ts: last_ts.value(r),
-                    last: last.value(r),
-                };
-                merged[id]
-                    .entry(t.value(r))
-                    .and_modify(|m| m.merge(p))
-                    .or_insert(p);
-            }
-        }
+/// The table a [`Reader`] reads `tier` from: raw samples, or the stored
+/// parts of an aggregated tier (the stored schema, [`Tier::schema`]).
+pub(crate) fn table_of(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Raw => "metrics_raw",
+        Tier::Minute => "metrics_1m_parts",
+        Tier::Hour => "metrics_1h_parts",
     }
-    let mut out: Vec<SeriesPoints> = groups
-        .keys
-        .into_iter()
-        .zip(merged)
-        .map(|(labels, points)| {
-            let points = points
-                .into_iter()
-                .map(|(t, p)| (t, p.value(req.agg)))
-                .collect();
-            (labels, points)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
 }
 
 /// SQL string literal.
@@ -422,77 +382,18 @@ pub(crate) fn matcher_predicates(matchers: &[LabelMatch]) -> Vec<String> {
         .collect()
 }
 
-/// The group column of a statement: the labels named by `by` (as a map),
-/// all labels, or none at all (one group: `by` is empty).
-fn group_column(by: &Option<Vec<String>>) -> Option<String> {
-    match by {
-        None => Some("labels".into()),
-        Some(by) if by.is_empty() => None,
-        Some(by) => {
-            let names: Vec<String> = by.iter().map(|l| lit(l)).collect();
-            let values: Vec<String> = by.iter().map(|l| format!("labels[{}]", lit(l))).collect();
-            Some(format!(
-                "map([{}], [{}])",
-                names.join(", "),
-                values.join(", ")
-            ))
-        }
-    }
-}
-
-/// The partial aggregates of `seg`, per group and step bucket: columns
-/// g (map), t, count, sum, min, max, last_ts, last; without g when all
-/// series form one group, the others shifted by one.
-fn gauge_sql(req: &SeriesRequest, grid: Grid, seg: Segment) -> String {
-    let (time, count, sum, min, max, last_ts, last) = match seg.tier {
-        Tier::Raw => (
-            "ts",
-            "count(value)",
-            "sum(value)",
-            "min(value)",
-            "max(value)",
-            "max(ts)",
-            "last_value(value ORDER BY ts, value)",
-        ),
-        _ => (
-            "bucket",
-            "sum(count)",
-            "sum(sum)",
-            "min(min)",
-            "max(max)",
-            "max(last_ts)",
-            "last_value(last ORDER BY last_ts, last)",
-        ),
-    };
-    let group = group_column(&req.by).unwrap_or_else(|| "NULL".into());
-    format!(
-        "SELECT {group} AS g, {t} AS t, {count} AS count, {sum} AS sum, {min} AS min, \
-         {max} AS max, {last_ts} AS last_ts, {last} AS last \
-         FROM {table} WHERE {preds} GROUP BY 1, 2",
-        t = bin(grid, time),
-        table = seg.tier.table_name(),
-        preds = predicates(req, seg),
-    )
-}
-
-/// Numbers the distinct label sets of column 0 of result batches (a map,
-/// or null for the one group of an empty `by`), reading the strings in
-/// place: a label set is copied once, when first seen.
+/// Numbers the distinct label sets of result rows, reading the strings in
+/// place: a label set is copied once, when first seen. Rows of one series
+/// usually follow each other (files are sorted by series), so the previous
+/// row's set is tried first.
 #[derive(Debug, Default)]
 struct Interner {
     ids: HashMap<u64, Vec<usize>>,
     keys: Vec<LabelPairs>,
+    last: Option<usize>,
 }
 
 impl Interner {
-    /// The id of row `r`'s group in column 0 of `b`.
-    fn id_of_group(&mut self, b: &RecordBatch, r: usize) -> usize {
-        match b.column(0).as_any().downcast_ref::<MapArray>() {
-            Some(map) => self.id(map, r),
-            None => self.intern(std::iter::empty()),
-        }
-    }
-
     /// The id of the label set in row `r` of `map` (null values dropped).
     fn id(&mut self, map: &MapArray, r: usize) -> usize {
         let offsets = map.value_offsets();
@@ -504,26 +405,44 @@ impl Interner {
         self.intern(pairs)
     }
 
+    /// The id of the group in row `r` of `b`, whose first columns are the
+    /// values of the labels `names` (null: absent).
+    fn id_of_values(&mut self, b: &RecordBatch, r: usize, names: &[String]) -> usize {
+        let pairs = names.iter().enumerate().filter_map(|(i, name)| {
+            let values = b.column(i).as_string::<i32>();
+            values.is_valid(r).then(|| (name.as_str(), values.value(r)))
+        });
+        self.intern(pairs)
+    }
+
     /// The id of the label set `pairs`.
     fn intern<'a>(&mut self, pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> usize {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        pairs.clone().for_each(|p| p.hash(&mut h));
-        let candidates = self.ids.entry(h.finish()).or_default();
-        for &id in candidates.iter() {
-            let key = &self.keys[id];
-            if key.len() == pairs.clone().count()
+        let same = |key: &LabelPairs| {
+            key.len() == pairs.clone().count()
                 && key
                     .iter()
                     .zip(pairs.clone())
                     .all(|((k, v), (a, b))| k == a && v == b)
-            {
-                return id;
-            }
+        };
+        if let Some(id) = self.last
+            && same(&self.keys[id])
+        {
+            return id;
         }
-        let id = self.keys.len();
-        candidates.push(id);
-        self.keys
-            .push(pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        pairs.clone().for_each(|p| p.hash(&mut h));
+        let candidates = self.ids.entry(h.finish()).or_default();
+        let id = match candidates.iter().find(|&&id| same(&self.keys[id])) {
+            Some(&id) => id,
+            None => {
+                let id = self.keys.len();
+                candidates.push(id);
+                self.keys
+                    .push(pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect());
+                id
+            }
+        };
+        self.last = Some(id);
         id
     }
 }

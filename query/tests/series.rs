@@ -105,8 +105,9 @@ struct TierStore {
 
 impl TierStore {
     /// Raw files per hour; `1m` files of every window ending by the mark
-    /// (two minutes before the newest sample); `1h` files of every hour
-    /// holding closed windows, except that:
+    /// (two minutes before the newest sample), every third hour with each
+    /// window in two parts in two files; `1h` files of every hour holding
+    /// closed windows, except that:
     /// - the hour 30 h after [`D0`] got a late correction (a second `1m`
     ///   file) after its rollup: its `1h` file misses 20 minutes;
     /// - the hour 50 h after [`D0`] was never rolled up;
@@ -179,18 +180,46 @@ impl TierStore {
                     .collect()
             };
             let first_part = |b: i64| !split || b < hour + 40 * MINUTE;
-            let mut minute_files =
-                vec![write(&f.log, Tier::Minute, &rows(&first_part), None).await];
+            // Every third hour, each window in two parts, in two files, as
+            // two flushes (or a window and its correction) write it.
+            let parted = !split && (hour - D0) / HOUR % 3 == 1;
+            let mut minute_files = Vec::new();
+            if !parted {
+                minute_files.push(write(&f.log, Tier::Minute, &rows(&first_part), None).await);
+            }
             if split {
                 let rest = rows(&|b| !first_part(b));
                 minute_files.push(write(&f.log, Tier::Minute, &rest, None).await);
             }
+            if parted {
+                let half = |p: &Vec<(i64, f64)>| p.len().div_ceil(2);
+                let (first, second): (Vec<_>, Vec<_>) = windows
+                    .iter()
+                    .map(|((s, b), p)| {
+                        let (a, z) = p.split_at(half(p));
+                        (
+                            (s.clone(), *b, Agg::of_sorted(a).unwrap()),
+                            Agg::of_sorted(z).map(|z| (s.clone(), *b, z)),
+                        )
+                    })
+                    .unzip();
+                let second: Vec<_> = second.into_iter().flatten().collect();
+                assert!(!second.is_empty());
+                minute_files = vec![
+                    write(&f.log, Tier::Minute, &second, None).await,
+                    write(&f.log, Tier::Minute, &first, None).await,
+                ];
+            }
             if hour == D0 + 50 * HOUR {
                 continue;
             }
-            // The rollup as of its last run: from the first file only (where
-            // the second came later).
-            let rolled = &minute_files[..1];
+            // The rollup as of its last run: from the first file only where
+            // the second came later.
+            let rolled = if split {
+                &minute_files[..1]
+            } else {
+                &minute_files[..]
+            };
             let mut hourly: BTreeMap<Series, Vec<(i64, f64)>> = BTreeMap::new();
             for ((s, b), p) in &windows {
                 if first_part(*b) {

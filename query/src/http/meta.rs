@@ -28,7 +28,8 @@
 //! the minutes whose windows are still open, so a series that appeared a
 //! minute ago is listed. Every statement has the time range, and the
 //! metric name when given, as predicates: files and row groups prune as
-//! for any query.
+//! for any query. The aggregated tiers are read as stored parts, without
+//! the views' merge: a distinct list needs none.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -47,7 +48,7 @@ use strata_schemas::tier::HOUR_NS;
 use super::series::{matchers, time};
 use crate::engine::QueryEngine;
 use crate::error::{Error, Result};
-use crate::series::{self, Segment, lit, matcher_predicates};
+use crate::series::{self, Reader, Segment, lit, matcher_predicates, table_of};
 
 /// The window read when the request names no `start`.
 pub const DEFAULT_WINDOW_NS: i64 = 24 * HOUR_NS;
@@ -145,10 +146,10 @@ async fn distinct(engine: &QueryEngine, p: &Params, lookup: Lookup) -> Result<BT
     }
     let snapshot = engine.snapshot().await?;
     let cov = series::coverage(&snapshot);
+    let reader = Reader::new(engine)?;
     let mut out = BTreeSet::new();
     for seg in series::segments(Tier::Hour, from, to, &cov) {
-        let (_, batches) = engine.sql(&statement(&lookup, seg, &filters)).await?;
-        for b in &batches {
+        for b in &reader.sql(&statement(&lookup, seg, &filters)).await? {
             let column = cast(b.column(0), &DataType::Utf8)?;
             let strings = column.as_string::<i32>();
             out.extend(strings.iter().flatten().map(str::to_string));
@@ -165,7 +166,7 @@ fn statement(lookup: &Lookup, seg: Segment, filters: &[String]) -> String {
         format!("{time} < to_timestamp_nanos({})", seg.to_ns),
     ];
     preds.extend(filters.iter().cloned());
-    let table = seg.tier.table_name();
+    let table = table_of(seg.tier);
     match lookup {
         Lookup::Metrics => format!(
             "SELECT DISTINCT metric_name AS v FROM {table} WHERE {}",

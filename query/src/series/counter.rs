@@ -1,77 +1,56 @@
 //! `increase` and `rate`: reset-corrected counter growth per step bucket
 //! (semantics in the parent module's docs).
 //!
-//! Each segment's statement answers, per series and bucket, one *piece*:
-//! the bucket's first and last sample of the segment and the increase
-//! between them. From raw, the values in sample order; from `1m` or `1h`,
-//! each window's `first`, `last` and `increase` in bucket order, the seam
-//! between consecutive windows added here. A series' pieces, sorted by
-//! first sample, are then chained: a piece's increase goes to its bucket,
-//! and so does the seam from the previous piece's last sample when that
-//! sample is at most a step before the bucket. Pieces of the lookback
-//! bucket (one step before the first point) only serve as predecessors.
+//! The seams of a reset-corrected counter need each series' samples in
+//! order, which SQL aggregates do not give cheaply (`array_agg` with an
+//! ordering costs far more than reading the rows). So each segment's
+//! statement reads rows as they are stored, and the chain is built here
+//! per series: from raw, one piece per sample; from `1m` or `1h`, one
+//! piece per stored part (`first_ts, first, last_ts, last, increase,
+//! exact`), the parts of a window folded into one as the views fold them
+//! ([`merge_parts`]). The series' windows, in time order, are then
+//! chained: a window's increase goes to its step bucket, and so does the
+//! seam from the previous window's last sample when that sample is at most
+//! a step before the bucket. Windows of the lookback bucket (one step
+//! before the first point) only serve as predecessors.
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{AsArray, Float64Array, ListArray, RecordBatch};
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, TimestampNanosecondType};
 use strata_schemas::Tier;
-use strata_schemas::agg::{counter_delta, sample_cmp};
+use strata_schemas::agg::{Agg, counter_delta, sample_cmp};
 
 use super::{
-    Coverage, Grid, Interner, LabelPairs, SeriesAgg, SeriesPoints, SeriesRequest, bin, predicates,
-    segments,
+    Coverage, Grid, Interner, LabelPairs, Reader, SeriesAgg, SeriesPoints, SeriesRequest,
+    predicates, segments, table_of,
 };
-use crate::engine::QueryEngine;
 use crate::error::Result;
-
-/// A series' samples in one bucket of one segment.
-#[derive(Debug, Clone, Copy)]
-struct Piece {
-    /// The bucket.
-    t: i64,
-    first_ts: i64,
-    first: f64,
-    last_ts: i64,
-    last: f64,
-    /// Reset-corrected growth from `first` to `last`.
-    increase: f64,
-}
+use crate::merge::merge_parts;
 
 /// Answers a `rate` or `increase` request.
 pub(super) async fn query(
-    engine: &QueryEngine,
+    reader: &Reader<'_>,
     req: &SeriesRequest,
     grid: Grid,
     tier: Tier,
     cov: &Coverage,
 ) -> Result<Vec<SeriesPoints>> {
     let mut series = Interner::default();
-    let mut pieces: Vec<Vec<Piece>> = Vec::new();
+    // Per series: (window start, part); a raw sample is its own window.
+    let mut parts: Vec<Vec<(i64, Agg)>> = Vec::new();
     let from = grid.first_ns - grid.step_ns;
     for seg in segments(tier, from, grid.end_ns(), cov) {
-        let (_, batches) = engine.sql(&statement(req, grid, seg)).await?;
-        for b in &batches {
-            read_pieces(b, seg.tier, &mut series, &mut pieces);
+        for b in &reader.sql(&statement(req, seg)).await? {
+            read_parts(b, seg.tier, &mut series, &mut parts);
         }
     }
-    let mut groups: BTreeMap<LabelPairs, BTreeMap<i64, f64>> = BTreeMap::new();
-    for (labels, mut pieces) in series.keys.iter().zip(pieces) {
-        pieces.sort_by(|a, b| sample_cmp((a.first_ts, a.first), (b.first_ts, b.first)));
-        let points = groups.entry(group_of(labels, &req.by)).or_default();
-        let mut prev: Option<Piece> = None;
-        for p in pieces {
-            if p.t >= grid.first_ns {
-                let mut increase = p.increase;
-                if let Some(q) = prev
-                    && q.last_ts >= p.t - grid.step_ns
-                {
-                    increase += counter_delta(q.last, p.first);
-                }
-                *points.entry(p.t).or_insert(0.0) += increase;
-            }
-            prev = Some(p);
-        }
+    // Per group, each series' points in time order, one after the other.
+    let mut groups: BTreeMap<LabelPairs, (usize, Vec<(i64, f64)>)> = BTreeMap::new();
+    for (labels, parts) in series.keys.iter().zip(parts) {
+        let (members, points) = groups.entry(group_of(labels, &req.by)).or_default();
+        *members += 1;
+        chain(parts, grid, points);
     }
     let per_second = |v: f64| match req.agg {
         SeriesAgg::Rate => v / (grid.step_ns as f64 / 1e9),
@@ -79,8 +58,11 @@ pub(super) async fn query(
     };
     Ok(groups
         .into_iter()
-        .filter(|(_, points)| !points.is_empty())
-        .map(|(labels, points)| {
+        .filter(|(_, (_, points))| !points.is_empty())
+        .map(|(labels, (members, mut points))| {
+            if members > 1 {
+                points = sum_by_time(points);
+            }
             let points = points
                 .into_iter()
                 .map(|(t, v)| (t, per_second(v)))
@@ -88,6 +70,58 @@ pub(super) async fn query(
             (labels, points)
         })
         .collect())
+}
+
+/// The points of several series summed per time.
+fn sum_by_time(mut points: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    points.sort_by_key(|p| p.0);
+    let mut out: Vec<(i64, f64)> = Vec::with_capacity(points.len());
+    for (t, v) in points {
+        match out.last_mut() {
+            Some(last) if last.0 == t => last.1 += v,
+            _ => out.push((t, v)),
+        }
+    }
+    out
+}
+
+/// Appends to `points` the increase per step bucket of one series, in
+/// time order, whose `parts` are (window start, part) in any order.
+fn chain(mut parts: Vec<(i64, Agg)>, grid: Grid, points: &mut Vec<(i64, f64)>) {
+    parts.sort_by(|a, b| {
+        a.0.cmp(&b.0).then(sample_cmp(
+            (a.1.first_ts, a.1.first),
+            (b.1.first_ts, b.1.first),
+        ))
+    });
+    let mut prev: Option<Agg> = None;
+    let mut i = 0;
+    while i < parts.len() {
+        let window = parts[i].0;
+        let n = parts[i..].iter().take_while(|p| p.0 == window).count();
+        let agg = match n {
+            1 => parts[i].1,
+            _ => {
+                let mut folded: Vec<Agg> = parts[i..i + n].iter().map(|p| p.1).collect();
+                merge_parts(&mut folded).expect("n > 1 parts")
+            }
+        };
+        i += n;
+        let t = window.div_euclid(grid.step_ns) * grid.step_ns;
+        if t >= grid.first_ns {
+            let mut increase = agg.increase;
+            if let Some(q) = prev
+                && q.last_ts >= t - grid.step_ns
+            {
+                increase += counter_delta(q.last, agg.first);
+            }
+            match points.last_mut() {
+                Some(last) if last.0 == t => last.1 += increase,
+                _ => points.push((t, increase)),
+            }
+        }
+        prev = Some(agg);
+    }
 }
 
 /// The labels of the group of a series with `labels`.
@@ -101,112 +135,120 @@ fn group_of(labels: &LabelPairs, by: &Option<Vec<String>>) -> LabelPairs {
     }
 }
 
-/// The pieces of `seg`, per series and bucket. Columns: s (labels), t,
-/// first_ts, last_ts, then for raw the values in sample order; for the
-/// aggregated tiers the windows' `first` and `last` in time order and the
-/// sum of their increases.
-fn statement(req: &SeriesRequest, grid: Grid, seg: super::Segment) -> String {
-    let preds = predicates(req, seg);
-    let table = seg.tier.table_name();
-    match seg.tier {
-        Tier::Raw => format!(
-            "SELECT labels AS s, {t} AS t, min(ts) AS first_ts, max(ts) AS last_ts, \
-             array_agg(value ORDER BY ts, value) AS firsts \
-             FROM {table} WHERE {preds} GROUP BY 1, 2",
-            t = bin(grid, "ts"),
-        ),
-        Tier::Minute | Tier::Hour => format!(
-            "SELECT labels AS s, {t} AS t, min(first_ts) AS first_ts, max(last_ts) AS last_ts, \
-             array_agg(first ORDER BY bucket) AS firsts, array_agg(last ORDER BY bucket) AS lasts, \
-             sum(increase) AS increase \
-             FROM {table} WHERE {preds} GROUP BY 1, 2",
-            t = bin(grid, "bucket"),
-        ),
-    }
+/// The rows of `seg`: `labels, ts, value` from raw; `labels, bucket,
+/// first_ts, first, last_ts, last, increase, exact` from the parts of an
+/// aggregated tier.
+fn statement(req: &SeriesRequest, seg: super::Segment) -> String {
+    let columns = match seg.tier {
+        Tier::Raw => "labels, ts, value",
+        Tier::Minute | Tier::Hour => {
+            "labels, bucket, first_ts, first, last_ts, last, increase, exact"
+        }
+    };
+    format!(
+        "SELECT {columns} FROM {} WHERE {}",
+        table_of(seg.tier),
+        predicates(req, seg)
+    )
 }
 
-/// Adds the pieces of batch `b` of a [`statement`] over `tier`.
-fn read_pieces(b: &RecordBatch, tier: Tier, series: &mut Interner, pieces: &mut Vec<Vec<Piece>>) {
+/// Adds the parts in batch `b` of a [`statement`] over `tier`.
+fn read_parts(
+    b: &RecordBatch,
+    tier: Tier,
+    series: &mut Interner,
+    parts: &mut Vec<Vec<(i64, Agg)>>,
+) {
     let labels = b.column(0).as_map();
-    let [t, first_ts, last_ts] =
-        [1, 2, 3].map(|i| b.column(i).as_primitive::<TimestampNanosecondType>());
-    let firsts: &ListArray = b.column(4).as_list();
-    let windows = (tier != Tier::Raw).then(|| {
-        (
-            b.column(5).as_list::<i32>(),
-            b.column(6).as_primitive::<Float64Type>(),
-        )
-    });
-    for r in 0..b.num_rows() {
+    let ts = |i: usize| b.column(i).as_primitive::<TimestampNanosecondType>();
+    let f64s = |i: usize| b.column(i).as_primitive::<Float64Type>();
+    let mut push = |r: usize, part: (i64, Agg)| {
         let id = series.id(labels, r);
-        if id == pieces.len() {
-            pieces.push(Vec::new());
+        if id == parts.len() {
+            parts.push(Vec::new());
         }
-        let f = firsts.value(r);
-        let f: &Float64Array = f.as_primitive();
-        let (first, last, increase) = match windows {
-            // Raw values in sample order.
-            None => (
-                f.value(0),
-                f.value(f.len() - 1),
-                chain(f.values().iter().map(|&v| (v, v, 0.0))),
-            ),
-            Some((lasts, increase)) => {
-                let l = lasts.value(r);
-                let l: &Float64Array = l.as_primitive();
-                let inner = f
-                    .values()
-                    .iter()
-                    .zip(l.values())
-                    .map(|(&f, &l)| (f, l, 0.0));
-                (
-                    f.value(0),
-                    l.value(l.len() - 1),
-                    increase.value(r) + chain(inner),
-                )
+        parts[id].push(part);
+    };
+    match tier {
+        Tier::Raw => {
+            let (ts, values) = (ts(1), f64s(2));
+            for r in 0..b.num_rows() {
+                let t = ts.value(r);
+                push(r, (t, Agg::of(t, values.value(r))));
             }
-        };
-        pieces[id].push(Piece {
-            t: t.value(r),
-            first_ts: first_ts.value(r),
-            first,
-            last_ts: last_ts.value(r),
-            last,
-            increase,
-        });
-    }
-}
-
-/// The growth across the seams of consecutive `(first, last, increase)`
-/// parts, plus their own increases.
-fn chain(parts: impl Iterator<Item = (f64, f64, f64)>) -> f64 {
-    let mut total = 0.0;
-    let mut prev: Option<f64> = None;
-    for (first, last, increase) in parts {
-        if let Some(p) = prev {
-            total += counter_delta(p, first);
         }
-        total += increase;
-        prev = Some(last);
+        Tier::Minute | Tier::Hour => {
+            let [bucket, first_ts, last_ts] = [1, 2, 4].map(ts);
+            let [first, last, increase] = [3, 5, 6].map(f64s);
+            let exact = b.column(7).as_boolean();
+            for r in 0..b.num_rows() {
+                let (f, l) = (first.value(r), last.value(r));
+                let agg = Agg {
+                    // Not needed for the increase.
+                    count: 1,
+                    sum: 0.0,
+                    min: f,
+                    max: l,
+                    first_ts: first_ts.value(r),
+                    first: f,
+                    last_ts: last_ts.value(r),
+                    last: l,
+                    increase: increase.value(r),
+                    exact: exact.value(r),
+                };
+                push(r, (bucket.value(r), agg));
+            }
+        }
     }
-    total
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn grid(first_ns: i64, step_ns: i64) -> Grid {
+        Grid {
+            first_ns,
+            step_ns,
+            points: 10,
+        }
+    }
+
     #[test]
-    fn chains_add_seams_and_resets() {
-        // 10 → 15 → (reset) 3 → 7
-        let raw = [10.0, 15.0, 3.0, 7.0].map(|v| (v, v, 0.0));
-        assert_eq!(chain(raw.into_iter()), 5.0 + 3.0 + 4.0);
-        // Windows [10..15], [3..7] with their own increases.
+    fn windows_chain_with_seams_and_resets() {
+        // Samples 10, 15 | 3, 7 | (gap) 20 in windows of 10 ns, steps of 10.
+        let w = |t: i64, points: &[(i64, f64)]| (t, Agg::of_sorted(points).unwrap());
+        let parts = vec![
+            w(20, &[(20, 3.0), (25, 7.0)]),
+            w(10, &[(11, 10.0), (12, 15.0)]),
+            w(50, &[(50, 20.0)]),
+        ];
+        let mut points = Vec::new();
+        chain(parts.clone(), grid(10, 10), &mut points);
+        // 5; reset to 3 then 4; the last window's predecessor is too old.
+        assert_eq!(points, [(10, 5.0), (20, 7.0), (50, 0.0)]);
+        // Steps of 20: the seam 25 → 50 is within a step of bucket 40.
+        let mut points = Vec::new();
+        chain(parts.clone(), grid(0, 20), &mut points);
+        assert_eq!(points, [(0, 5.0), (20, 4.0 + 3.0), (40, 13.0)]);
+        // The lookback bucket only provides the predecessor.
+        let mut points = Vec::new();
+        chain(parts, grid(20, 10), &mut points);
+        assert_eq!(points, [(20, 7.0), (50, 0.0)]);
+        // Series of a group add up per time.
         assert_eq!(
-            chain([(10.0, 15.0, 5.0), (3.0, 7.0, 4.0)].into_iter()),
-            12.0
+            sum_by_time(vec![(20, 1.0), (10, 2.0), (20, 3.0)]),
+            [(10, 2.0), (20, 4.0)]
         );
-        assert_eq!(chain(std::iter::empty()), 0.0);
+    }
+
+    #[test]
+    fn parts_of_a_window_fold_as_the_views_fold_them() {
+        let a = Agg::of_sorted(&[(1, 1.0), (2, 2.0)]).unwrap();
+        let b = Agg::of_sorted(&[(3, 5.0), (4, 6.0)]).unwrap();
+        let mut points = Vec::new();
+        chain(vec![(0, b), (0, a)], grid(0, 10), &mut points);
+        assert_eq!(points, [(0, 5.0)]);
     }
 
     #[test]
