@@ -394,17 +394,32 @@ pub(crate) struct QueryArgs {
     pub(crate) query_timeout: Duration,
     /// Operator memory (hash tables, sorts) one query may use before it
     /// spills or fails, e.g. `512MiB`, `2GiB`.
-    #[arg(long, env = "STRATA_QUERY_MEMORY_LIMIT", value_name = "BYTES", default_value = "1GiB")]
+    #[arg(
+        long,
+        env = "STRATA_QUERY_MEMORY_LIMIT",
+        value_name = "BYTES",
+        default_value = "1GiB"
+    )]
     pub(crate) query_memory_limit: bytesize::ByteSize,
     /// Largest result a query may return (Arrow in-memory size).
-    #[arg(long, env = "STRATA_QUERY_MAX_RESULT_BYTES", value_name = "BYTES", default_value = "256MiB")]
+    #[arg(
+        long,
+        env = "STRATA_QUERY_MAX_RESULT_BYTES",
+        value_name = "BYTES",
+        default_value = "256MiB"
+    )]
     pub(crate) query_max_result_bytes: bytesize::ByteSize,
     /// Queries running at once; more wait for a slot until their timeout.
     /// Default: twice the number of cores, at least 2.
     #[arg(long, env = "STRATA_QUERY_CONCURRENCY", value_name = "N")]
     pub(crate) query_concurrency: Option<usize>,
     /// Memory for cached query results; 0 disables the cache.
-    #[arg(long, env = "STRATA_QUERY_CACHE_SIZE", value_name = "BYTES", default_value = "256MiB")]
+    #[arg(
+        long,
+        env = "STRATA_QUERY_CACHE_SIZE",
+        value_name = "BYTES",
+        default_value = "256MiB"
+    )]
     pub(crate) query_cache_size: bytesize::ByteSize,
 }
 

@@ -43,8 +43,30 @@ pub(crate) struct Cached {
     /// The full key, compared on every hit so that a hash collision can
     /// never return another statement's result.
     key: String,
-    pub(crate) schema: SchemaRef,
-    pub(crate) batches: Vec<RecordBatch>,
+    pub(crate) value: Value,
+}
+
+/// What is cached: a statement's batches, or a whole response body (the
+/// series API's, see [`crate::QueryEngine::cached_body`]).
+#[derive(Debug)]
+pub(crate) enum Value {
+    Batches {
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    },
+    Body(bytes::Bytes),
+}
+
+impl Value {
+    fn bytes(&self) -> usize {
+        match self {
+            Value::Batches { batches, .. } => batches
+                .iter()
+                .map(RecordBatch::get_array_memory_size)
+                .sum::<usize>(),
+            Value::Body(body) => body.len(),
+        }
+    }
 }
 
 /// Hits and misses since the engine started.
@@ -89,11 +111,7 @@ impl ResultCache {
             moka::sync::Cache::builder()
                 .max_capacity(bytes)
                 .weigher(|_, v: &Arc<Cached>| {
-                    let size = v.key.len()
-                        + v.batches
-                            .iter()
-                            .map(RecordBatch::get_array_memory_size)
-                            .sum::<usize>();
+                    let size = v.key.len() + v.value.bytes();
                     u32::try_from(size).unwrap_or(u32::MAX)
                 })
                 .build()
@@ -132,12 +150,15 @@ impl ResultCache {
                 Ok(TreeNodeRecursion::Continue)
             })
             .expect("the visitor never fails");
-        let mut hasher = DefaultHasher::new();
-        text.hash(&mut hasher);
-        Some(Key {
-            hash: hasher.finish(),
-            text,
-        })
+        Some(Key::new(text))
+    }
+
+    /// The key of a response body identified by `text` (which must name
+    /// everything the body depends on, files included), or `None` when
+    /// caching is off.
+    pub(crate) fn body_key(&self, text: String) -> Option<Key> {
+        self.cache.as_ref()?;
+        Some(Key::new(text))
     }
 
     /// The cached result under `key`, counting the hit or miss.
@@ -152,12 +173,11 @@ impl ResultCache {
         found
     }
 
-    pub(crate) fn insert(&self, key: Key, schema: SchemaRef, batches: Vec<RecordBatch>) {
+    pub(crate) fn insert(&self, key: Key, value: Value) {
         if let Some(cache) = &self.cache {
             let entry = Cached {
                 key: key.text,
-                schema,
-                batches,
+                value,
             };
             cache.insert(key.hash, Arc::new(entry));
         }
@@ -176,6 +196,17 @@ impl ResultCache {
             misses: self.misses.load(Ordering::Relaxed),
             entries,
             bytes,
+        }
+    }
+}
+
+impl Key {
+    fn new(text: String) -> Self {
+        let mut hasher = DefaultHasher::new();
+        text.hash(&mut hasher);
+        Self {
+            hash: hasher.finish(),
+            text,
         }
     }
 }

@@ -15,27 +15,30 @@
 //! are about to replace rather than the newest snapshot:
 //! [`QueryEngine::read_files`] and [`QueryEngine::merge_files`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::provider_as_source;
 use datafusion::error::DataFusionError;
-use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::logical_expr::{LogicalPlanBuilder, col};
-use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::execution::TaskContext;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::{LogicalPlanBuilder, col};
 use datafusion::physical_plan::execute_stream;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
 use strata_schemas::Tier;
 use strata_schemas::tier::col as c;
 use strata_storage::store::STORE_URL;
 use strata_storage::{DataFile, TableLog};
 
-use crate::cache::{CacheStats, ResultCache};
+use crate::cache::{CacheStats, ResultCache, Value};
 use crate::error::{Error, Result};
 use crate::guard;
 use crate::limits::{Limits, QueryOptions};
@@ -166,8 +169,10 @@ impl QueryEngine {
             .create_physical_plan(&plan, &state)
             .await?;
         let key = self.cache.key(&plan, &physical);
-        if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k)) {
-            return Ok((Arc::clone(&hit.schema), hit.batches.clone()));
+        if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k))
+            && let Value::Batches { schema, batches } = &hit.value
+        {
+            return Ok((Arc::clone(schema), batches.clone()));
         }
         let runtime = self.limits.statement_runtime(state.runtime_env())?;
         let task = TaskContext::from(&state).with_runtime(runtime);
@@ -177,14 +182,42 @@ impl QueryEngine {
         let mut batches = Vec::new();
         let mut bytes = 0;
         while let Some(batch) = stream.try_next().await? {
-            bytes += batch.get_array_memory_size();
+            bytes += result_bytes(&batch);
             self.limits.check_result_size(bytes)?;
             batches.push(batch);
         }
         if let Some(key) = key {
-            self.cache.insert(key, Arc::clone(&schema), batches.clone());
+            let value = Value::Batches {
+                schema: Arc::clone(&schema),
+                batches: batches.clone(),
+            };
+            self.cache.insert(key, value);
         }
         Ok((schema, batches))
+    }
+
+    /// A response body from the result cache under `key`, or made by
+    /// `compute` and cached. `key` must name everything the body depends
+    /// on, including every file that could be read for it (with size and
+    /// time), so that a change to those files makes a new key, as for
+    /// statements ([`crate::cache`]). For answers made of several
+    /// statements plus work in Rust, like the series API's, where caching
+    /// each statement would still plan them all on every hit.
+    pub async fn cached_body<F>(&self, key: String, compute: F) -> Result<Bytes>
+    where
+        F: Future<Output = Result<Bytes>>,
+    {
+        let key = self.cache.body_key(key);
+        if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k))
+            && let Value::Body(body) = &hit.value
+        {
+            return Ok(body.clone());
+        }
+        let body = compute.await?;
+        if let Some(key) = key {
+            self.cache.insert(key, Value::Body(body.clone()));
+        }
+        Ok(body)
     }
 
     /// The newest snapshot of the store's commit log.
@@ -295,6 +328,22 @@ fn session(
     }
     crate::alerts::register(&ctx)?;
     Ok(ctx)
+}
+
+/// The bytes `batch` adds to a result: the size of its slices of the
+/// buffers, not of the whole buffers, which an operator's output batches
+/// often share (`get_array_memory_size` counts each shared buffer once per
+/// batch).
+fn result_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| {
+            c.to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| c.get_array_memory_size())
+        })
+        .sum()
 }
 
 fn plan_error(message: String) -> crate::Error {

@@ -45,7 +45,7 @@ pub mod table;
 
 pub use cache::CacheStats;
 pub use engine::QueryEngine;
-pub use limits::QueryOptions;
 pub use error::{Error, Result};
 pub use format::Format;
+pub use limits::QueryOptions;
 pub use table::TierTable;

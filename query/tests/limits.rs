@@ -105,7 +105,10 @@ async fn runaway_query_times_out_while_small_queries_succeed() {
         message.contains("2s") && message.contains("--query-timeout"),
         "{message}"
     );
-    assert!(took < Duration::from_secs(4), "cancelled only after {took:?}");
+    assert!(
+        took < Duration::from_secs(4),
+        "cancelled only after {took:?}"
+    );
     assert!(ran >= 10, "only {ran} small queries ran in {took:?}");
     // The slot is free again.
     assert_eq!(single_i64(&engine.sql(SMALL).await.unwrap().1), 60);
@@ -211,10 +214,7 @@ async fn http_statuses_of_the_limits() {
     assert_eq!(busy.status(), 503);
     assert_eq!(busy.headers()["retry-after"], "1");
     let body: serde_json::Value = busy.json().await.unwrap();
-    assert!(
-        body["error"].as_str().unwrap().contains("busy"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().contains("busy"), "{body}");
     let timed_out = heavy.await.unwrap().unwrap();
     assert_eq!(timed_out.status(), 503);
     let body: serde_json::Value = timed_out.json().await.unwrap();
@@ -223,7 +223,9 @@ async fn http_statuses_of_the_limits() {
         "{body}"
     );
 
-    let big = post("SELECT * FROM generate_series(1, 1000000)").await.unwrap();
+    let big = post("SELECT * FROM generate_series(1, 1000000)")
+        .await
+        .unwrap();
     assert_eq!(big.status(), 422);
     // GET with the statement in the query string, for curl.
     let got = client
@@ -267,7 +269,12 @@ async fn cache_hits_until_the_files_read_change() {
 
     // A late sample inside the range: the answer changes at once.
     let late = fixture
-        .add_file(vec![sample("cpu.load", "web03", T0 + 30 * 60_000_000_000, 0.5)])
+        .add_file(vec![sample(
+            "cpu.load",
+            "web03",
+            T0 + 30 * 60_000_000_000,
+            0.5,
+        )])
         .await;
     let with_late = single_f64(&engine.sql(&sql).await.unwrap().1);
     assert_eq!(with_late, first + 0.5);
@@ -330,4 +337,47 @@ async fn cache_size_zero_disables_it() {
     }
     let stats = engine.cache_stats();
     assert_eq!((stats.hits, stats.misses, stats.entries), (0, 0, 0));
+}
+
+/// A whole series answer is cached, and a late sample in its range changes
+/// the answer at once.
+#[tokio::test]
+async fn series_answers_are_cached_until_their_files_change() {
+    let fixture = Fixture::with_hours().await;
+    let engine = engine(&fixture, options());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/v1/series", listener.local_addr().unwrap());
+    tokio::spawn(strata_query::http::serve(
+        listener,
+        Arc::clone(&engine),
+        std::future::pending(),
+    ));
+    let start = (T0 / 1_000_000_000).to_string();
+    let end = ((T0 + HOUR) / 1_000_000_000).to_string();
+    let get = || async {
+        let response = reqwest::Client::new()
+            .get(&url)
+            .query(&[
+                ("metric", "cpu.load"),
+                ("start", start.as_str()),
+                ("end", end.as_str()),
+                ("step", "3600"),
+                ("agg", "sum"),
+                ("by", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["series"][0]["points"][0][1].as_f64().unwrap()
+    };
+    let first = get().await;
+    let hits = engine.cache_stats().hits;
+    assert_eq!(get().await, first);
+    assert_eq!(engine.cache_stats().hits, hits + 1);
+    fixture
+        .add_file(vec![sample("cpu.load", "web03", T0 + 60_000_000_000, 0.5)])
+        .await;
+    assert_eq!(get().await, first + 0.5);
 }

@@ -38,7 +38,10 @@ fn parses_names_and_lists_the_valid_ones() {
     assert_eq!(Format::default(), Format::Json);
     let err = "xml".parse::<Format>().unwrap_err();
     assert!(err.is_user_error());
-    assert!(err.to_string().contains("json, jsonl, csv, arrow, parquet"), "{err}");
+    assert!(
+        err.to_string().contains("json, jsonl, csv, arrow, parquet"),
+        "{err}"
+    );
 }
 
 #[test]

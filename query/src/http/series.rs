@@ -23,6 +23,9 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::Expr;
 use serde::Deserialize;
 
+use bytes::Bytes;
+use strata_storage::Snapshot;
+
 use crate::engine::QueryEngine;
 use crate::error::{Error, Result};
 use crate::series::{self, LabelMatch, SeriesRequest};
@@ -48,7 +51,36 @@ pub(crate) async fn handle(
 ) -> Result<Response> {
     let req = request(p)?;
     let snapshot = engine.snapshot().await?;
-    let (tier, found) = series::query(&engine, &snapshot, &req).await?;
+    let key = cache_key(&req, &snapshot);
+    let body = engine
+        .cached_body(key, answer(&engine, &snapshot, &req))
+        .await?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// What the answer to `req` depends on: the request, how far the tiers are
+/// complete, and every file any tier holds for the metric in the range
+/// (with a step of margin for counters' lookback). A late sample, a
+/// compaction or a rollup in the range changes it (see [`crate::cache`]).
+fn cache_key(req: &SeriesRequest, snapshot: &Snapshot) -> String {
+    let from = req.start_ns.saturating_sub(2 * req.step_ns);
+    let to = req.end_ns.saturating_add(req.step_ns);
+    let mut key = format!("series {req:?}\n{:?}\n", series::coverage(snapshot));
+    let files = snapshot.files.values().filter(|f| {
+        f.max_ts_ns >= from
+            && f.min_ts_ns <= to
+            && f.min_metric.as_str() <= req.metric.as_str()
+            && req.metric.as_str() <= f.max_metric.as_str()
+    });
+    for f in files {
+        key.push_str(&format!("{} {}\n", f.path, f.bytes));
+    }
+    key
+}
+
+/// The JSON answer to `req` over `snapshot`.
+async fn answer(engine: &QueryEngine, snapshot: &Snapshot, req: &SeriesRequest) -> Result<Bytes> {
+    let (tier, found) = series::query(engine, snapshot, req).await?;
     let series: Vec<serde_json::Value> = found
         .into_iter()
         .map(|(labels, points)| {
@@ -68,7 +100,7 @@ pub(crate) async fn handle(
         "step": series::seconds(req.step_ns),
         "series": series,
     });
-    Ok(([(CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+    Ok(Bytes::from(body.to_string()))
 }
 
 /// The request `p` describes, or a `400` naming what is wrong.
