@@ -262,18 +262,7 @@ impl ReadOnlyHook {
     ) -> PgWireResult<Response> {
         let plan = plan(statement, ctx).await.map_err(pg_error)?;
         let frame = DataFrame::new(ctx.state(), plan);
-        let (schema, batches) = self
-            .engine
-            .run(frame, statement_timeout(client))
-            .await
-            .map_err(pg_error)?;
-        let options = FormatOptions::from_client_metadata(client.metadata());
-        Ok(Response::Query(encode(
-            &schema,
-            batches,
-            &Format::UnifiedText,
-            options,
-        )?))
+        answer(&self.engine, frame, &*client, &Format::UnifiedText).await
     }
 }
 
@@ -330,18 +319,7 @@ impl ExtendedQueryHandler for Extended {
             .replace_params_with_values(&params)
             .map_err(|e| pg_error(e.into()))?;
         let frame = DataFrame::new(self.ctx.state(), plan);
-        let (schema, batches) = self
-            .engine
-            .run(frame, statement_timeout(client))
-            .await
-            .map_err(pg_error)?;
-        let options = FormatOptions::from_client_metadata(client.metadata());
-        Ok(Response::Query(encode(
-            &schema,
-            batches,
-            &portal.result_column_format,
-            options,
-        )?))
+        answer(&self.engine, frame, &*client, &portal.result_column_format).await
     }
 }
 
@@ -383,6 +361,23 @@ async fn plan(statement: &Statement, ctx: &SessionContext) -> Result<LogicalPlan
 }
 
 /// A result as rows in `format`.
+/// Runs `frame` under the engine's limits (and the client's
+/// `statement_timeout`) and encodes its rows in `format`: the one way both
+/// protocols answer a query.
+async fn answer<C: ClientInfo + ?Sized>(
+    engine: &QueryEngine,
+    frame: DataFrame,
+    client: &C,
+    format: &Format,
+) -> PgWireResult<Response> {
+    let (schema, batches) = engine
+        .run(frame, statement_timeout(client))
+        .await
+        .map_err(pg_error)?;
+    let options = FormatOptions::from_client_metadata(client.metadata());
+    Ok(Response::Query(encode(&schema, batches, format, options)?))
+}
+
 fn encode(
     schema: &Schema,
     batches: Vec<RecordBatch>,
