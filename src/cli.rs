@@ -436,6 +436,7 @@ impl QueryArgs {
             max_result_bytes: bytes(self.query_max_result_bytes),
             max_concurrent: self.query_concurrency.unwrap_or(defaults.max_concurrent),
             cache_bytes: self.query_cache_size.as_u64(),
+            series_index: defaults.series_index,
         }
     }
 }

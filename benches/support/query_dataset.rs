@@ -39,7 +39,8 @@ use strata_storage::{Commit, CommitOutcome, OffsetRange, Store, TableLog};
 
 /// Bump whenever the data or the way it is written changes: a store of
 /// another version is regenerated.
-pub(crate) const VERSION: u32 = 1;
+/// 2: aggregated files carry series indexes in their footers.
+pub(crate) const VERSION: u32 = 2;
 /// Hosts.
 pub(crate) const HOSTS: usize = 50;
 /// Series per host.

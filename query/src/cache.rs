@@ -153,6 +153,11 @@ impl ResultCache {
         Some(Key::new(text))
     }
 
+    /// Whether results are cached at all (a size above 0).
+    pub(crate) fn enabled(&self) -> bool {
+        self.cache.is_some()
+    }
+
     /// The key of a response body identified by `text` (which must name
     /// everything the body depends on, files included), or `None` when
     /// caching is off.

@@ -43,7 +43,11 @@ use crate::error::{Error, Result};
 use crate::guard;
 use crate::limits::{Limits, QueryOptions};
 use crate::merge;
+use crate::series::indexed::{FooterCache, footer_cache};
 use crate::table::TierTable;
+
+/// Bytes of file footers kept for reads through series indexes.
+const FOOTER_CACHE_BYTES: u64 = 128 << 20;
 
 /// Answers read-only SQL over the tiers of one store.
 ///
@@ -56,6 +60,10 @@ pub struct QueryEngine {
     log: Arc<TableLog>,
     limits: Limits,
     cache: ResultCache,
+    /// Cache keys derived from a whole snapshot, by snapshot sequence and
+    /// request ([`QueryEngine::key_per_snapshot`]).
+    snapshot_keys: moka::sync::Cache<(u64, String), Arc<String>>,
+    footers: FooterCache,
 }
 
 impl std::fmt::Debug for QueryEngine {
@@ -92,6 +100,8 @@ impl QueryEngine {
             log,
             limits: Limits::new(options)?,
             cache,
+            snapshot_keys: moka::sync::Cache::new(4096),
+            footers: footer_cache(FOOTER_CACHE_BYTES),
         })
     }
 
@@ -150,15 +160,41 @@ impl QueryEngine {
         frame: DataFrame,
         timeout: Option<Duration>,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let memory = self.limits.options().memory_limit;
+        self.guarded(timeout, async {
+            self.execute(frame)
+                .await
+                .map_err(|e| e.with_memory_limit(memory))
+        })
+        .await
+    }
+
+    /// Runs `work` as a statement: in a query slot, cancelled at the
+    /// timeout (the engine's, or the client's `timeout` when shorter).
+    pub(crate) async fn guarded<T>(
+        &self,
+        timeout: Option<Duration>,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
         let server = self.limits.options().timeout;
         let limit = timeout.map_or(server, |t| t.min(server));
         let deadline = tokio::time::Instant::now() + limit;
         let _slot = self.limits.admit(deadline).await?;
-        let memory = self.limits.options().memory_limit;
-        match tokio::time::timeout_at(deadline, self.execute(frame)).await {
-            Ok(result) => result.map_err(|e| e.with_memory_limit(memory)),
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(result) => result,
             Err(_elapsed) => Err(Error::Timeout { limit }),
         }
+    }
+
+    /// The store's objects, as the tables read them.
+    pub(crate) fn objects(&self) -> &Arc<dyn object_store::ObjectStore> {
+        &self.objects
+    }
+
+    /// Footers (metadata and series index) of the files read through
+    /// series indexes ([`crate::series`]).
+    pub(crate) fn footers(&self) -> &FooterCache {
+        &self.footers
     }
 
     async fn execute(&self, frame: DataFrame) -> Result<(SchemaRef, Vec<RecordBatch>)> {
@@ -203,11 +239,11 @@ impl QueryEngine {
     /// statements ([`crate::cache`]). For answers made of several
     /// statements plus work in Rust, like the series API's, where caching
     /// each statement would still plan them all on every hit.
-    pub async fn cached_body<F>(&self, key: String, compute: F) -> Result<Bytes>
+    pub async fn cached_body<F>(&self, key: Option<String>, compute: F) -> Result<Bytes>
     where
         F: Future<Output = Result<Bytes>>,
     {
-        let key = self.cache.body_key(key);
+        let key = key.and_then(|k| self.cache.body_key(k));
         if let Some(hit) = key.as_ref().and_then(|k| self.cache.get(k))
             && let Value::Body(body) = &hit.value
         {
@@ -218,6 +254,25 @@ impl QueryEngine {
             self.cache.insert(key, Value::Body(body.clone()));
         }
         Ok(body)
+    }
+
+    /// `make()`'s cache key for `request` over the snapshot of sequence
+    /// `seq`, computed once per snapshot: keys that depend on the files of
+    /// the whole log (the series API's) would otherwise be rebuilt on every
+    /// hit. `None` when the result cache is off.
+    pub fn key_per_snapshot(
+        &self,
+        seq: u64,
+        request: String,
+        make: impl FnOnce() -> String,
+    ) -> Option<String> {
+        self.cache.enabled().then(|| {
+            String::clone(
+                &self
+                    .snapshot_keys
+                    .get_with((seq, request), || Arc::new(make())),
+            )
+        })
     }
 
     /// The newest snapshot of the store's commit log.

@@ -48,6 +48,10 @@ pub struct QueryOptions {
     pub max_concurrent: usize,
     /// Bytes of results kept in the result cache; 0 disables it.
     pub cache_bytes: u64,
+    /// Whether the series API reads aggregated files through their series
+    /// indexes where they have one ([`crate::series`]); `false` reads
+    /// everything with SQL (to compare the two).
+    pub series_index: bool,
 }
 
 impl Default for QueryOptions {
@@ -61,6 +65,7 @@ impl Default for QueryOptions {
             max_result_bytes: 256 << 20,
             max_concurrent: (2 * cores).max(2),
             cache_bytes: 256 << 20,
+            series_index: true,
         }
     }
 }

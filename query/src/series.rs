@@ -50,6 +50,14 @@
 //! aggregated tiers are read as their stored parts, not through the
 //! merging views: every aggregate here merges parts itself, and the views'
 //! merge per window would cost more than the rest of the answer.
+//!
+//! Gauge aggregates over an aggregated tier skip SQL where they can: files
+//! whose series have several rows carry a series index in their footer
+//! ([`strata_storage::series_index`]), and [`indexed`] reads only the rows
+//! of the matching series, never decoding the `labels` column (most of a
+//! SQL statement's cost: every row of the metric, to keep the few that
+//! match). A segment with a file without an index, or whose selected rows
+//! exceed the memory limit, is read with SQL; counters always are.
 //! - `avg` … `last`: per group and step bucket from the mergeable columns
 //!   (`Σsum`, `Σcount`, `min`, `max`, latest `last`; raw values for raw),
 //!   merged across segments (`series/gauge.rs`);
@@ -77,6 +85,7 @@
 mod counter;
 mod coverage;
 mod gauge;
+pub(crate) mod indexed;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -287,9 +296,9 @@ pub async fn query(
     let reader = Reader::new(engine)?;
     let series = match req.agg {
         SeriesAgg::Rate | SeriesAgg::Increase => {
-            counter::query(&reader, &req, grid, tier, &cov).await?
+            counter::query(&reader, snapshot, &req, grid, tier, &cov).await?
         }
-        _ => gauge::query(&reader, &req, grid, tier, &cov).await?,
+        _ => gauge::query(&reader, snapshot, &req, grid, tier, &cov).await?,
     };
     Ok((tier, series))
 }
@@ -318,6 +327,32 @@ impl<'a> Reader<'a> {
             ctx.register_table(table_of(tier), parts)?;
         }
         Ok(Self { engine, ctx })
+    }
+
+    /// The rows of `req`'s series in `seg` through the files' series
+    /// indexes, as a statement under the engine's limits; `None` when the
+    /// segment must be read with SQL ([`indexed`]).
+    pub(crate) async fn indexed(
+        &self,
+        snapshot: &Snapshot,
+        req: &SeriesRequest,
+        seg: Segment,
+        columns: &[(&str, indexed::Kind)],
+    ) -> Result<Option<Vec<indexed::SeriesRows>>> {
+        let options = self.engine.options();
+        if seg.tier == Tier::Raw || !options.series_index {
+            return Ok(None);
+        }
+        let read = indexed::read(
+            self.engine.objects(),
+            self.engine.footers(),
+            snapshot,
+            req,
+            seg,
+            columns,
+            options.memory_limit,
+        );
+        self.engine.guarded(None, read).await
     }
 
     /// The result of one read-only statement.

@@ -32,6 +32,7 @@ fn options() -> QueryOptions {
         max_result_bytes: 1 << 20,
         max_concurrent: 4,
         cache_bytes: 16 << 20,
+        series_index: true,
     }
 }
 

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{Fixture, HOUR, Rng, T0};
-use strata_query::QueryEngine;
 use strata_query::series::{
     LabelMatch, LabelPairs, MAX_POINTS, SeriesAgg, SeriesPoints, SeriesRequest, coverage, query,
     rollup_digest, segments,
 };
+use strata_query::{QueryEngine, QueryOptions};
 use strata_schemas::agg::{counter_delta, sample_cmp};
 use strata_schemas::tier::MINUTE_NS;
 use strata_schemas::{Agg, AggBatchBuilder, Labels, Sample, Tier};
@@ -464,6 +464,14 @@ fn request(
 async fn tiers_answer_what_raw_samples_give_for_every_agg_step_and_seam() {
     let store = TierStore::build(11, 77).await;
     let engine = store.f.engine();
+    // The same questions answered with SQL only, not through the 1m files'
+    // series indexes: both must match the oracle.
+    let sql_only = QueryOptions {
+        series_index: false,
+        ..QueryOptions::default()
+    };
+    let engine_sql = QueryEngine::with_options(Arc::clone(&store.f.log), sql_only).unwrap();
+    let mut indexed_reads = 0;
     let snapshot = store.f.log.snapshot().await.unwrap();
     let cov = coverage(&snapshot);
     assert_eq!(cov.minute_ns, Some(store.closed_before));
@@ -516,16 +524,33 @@ async fn tiers_answer_what_raw_samples_give_for_every_agg_step_and_seam() {
                     }];
                 }
                 let what = format!("case {i} {} {metric} by {:?}", agg.name(), req.by);
+                let scanned = engine.table(Tier::Minute).files_scanned();
                 let (got_tier, got) = query(&engine, &snapshot, &req).await.unwrap();
                 assert_eq!(got_tier, tier, "{what}");
                 let want = oracle(&store.data, &req);
                 assert!(!want.is_empty(), "{what}");
                 assert_matches(&got, &want, &what);
+                let (_, got_sql) = query(&engine_sql, &snapshot, &req).await.unwrap();
+                assert_matches(&got_sql, &want, &format!("{what}, SQL only"));
+                // Requests over 1m read its files through their indexes,
+                // not with SQL.
+                if tier == Tier::Minute {
+                    assert_eq!(
+                        engine.table(Tier::Minute).files_scanned(),
+                        scanned,
+                        "{what}: 1m read with SQL"
+                    );
+                    indexed_reads += 1;
+                }
                 checked += want.iter().map(|s| s.1.len()).sum::<usize>();
             }
         }
     }
     assert!(checked > 50_000, "{checked} points");
+    assert!(
+        indexed_reads >= 20,
+        "{indexed_reads} requests read through indexes"
+    );
 
     // A range the 1h tier covers reads 1h files, not raw ones.
     let raw = engine.table(Tier::Raw).files_scanned();

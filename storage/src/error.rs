@@ -31,6 +31,10 @@ pub enum Error {
     /// Building an Arrow batch failed. A bug: stop.
     #[error("arrow: {0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// A file's series index could not be encoded, or is damaged
+    /// ([`crate::series_index`]). Readers fall back to the labels column.
+    #[error("series index: {0}")]
+    SeriesIndex(String),
     /// A log entry could not be parsed: the log is damaged or was written by
     /// an incompatible version. Stop and investigate.
     #[error("commit log entry {path}: {reason}")]

@@ -20,6 +20,7 @@ pub mod error;
 pub mod layout;
 pub mod log;
 pub mod parquet;
+pub mod series_index;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -58,6 +58,7 @@ use strata_schemas::Tier;
 use strata_schemas::tier::col;
 
 use crate::error::Result;
+use crate::series_index::SeriesIndex;
 
 /// Rows per row group.
 pub const ROW_GROUP_ROWS: usize = 1_048_576;
@@ -415,7 +416,7 @@ pub fn encode(tier: Tier, batch: &RecordBatch) -> Result<Bytes> {
         Tier::Raw => encode_raw(batch),
         Tier::Minute | Tier::Hour => {
             let (batch, _) = with_compact_columns(batch, &AGG_FLOATS)?;
-            encode_with(&batch, agg_writer_properties())
+            encode_with(&batch, with_series_index(&batch, agg_writer_properties())?)
         }
     }
 }
@@ -432,7 +433,21 @@ pub fn encode_agg_fast(batch: &RecordBatch) -> Result<Bytes> {
         ))
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .build();
-    encode_with(batch, props)
+    encode_with(batch, with_series_index(batch, props)?)
+}
+
+/// `props` with the [`SeriesIndex`] of `batch` in the footer, where its
+/// series have several rows each.
+fn with_series_index(batch: &RecordBatch, props: WriterProperties) -> Result<WriterProperties> {
+    let Some(index) = SeriesIndex::of(batch) else {
+        return Ok(props);
+    };
+    let mut kv = props.key_value_metadata().cloned().unwrap_or_default();
+    kv.push(index.to_key_value()?);
+    Ok(props
+        .into_builder()
+        .set_key_value_metadata(Some(kv))
+        .build())
 }
 
 fn encode_with(batch: &RecordBatch, props: WriterProperties) -> Result<Bytes> {

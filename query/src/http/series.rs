@@ -51,7 +51,9 @@ pub(crate) async fn handle(
 ) -> Result<Response> {
     let req = request(p)?;
     let snapshot = engine.snapshot().await?;
-    let key = cache_key(&req, &snapshot);
+    let key = engine.key_per_snapshot(snapshot.seq, format!("{req:?}"), || {
+        cache_key(&req, &snapshot)
+    });
     let body = engine
         .cached_body(key, answer(&engine, &snapshot, &req))
         .await?;

@@ -17,10 +17,12 @@
 use std::collections::BTreeMap;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Float64Type, TimestampNanosecondType};
+use datafusion::arrow::datatypes::{Float64Type, Int64Type, TimestampNanosecondType};
 use strata_schemas::Tier;
 use strata_schemas::agg::{Agg, counter_delta, sample_cmp};
+use strata_storage::Snapshot;
 
+use super::indexed::{COUNTER_COLUMNS, SeriesRows, group_of};
 use super::{
     Coverage, Grid, Interner, LabelPairs, Reader, SeriesAgg, SeriesPoints, SeriesRequest,
     predicates, segments, table_of,
@@ -31,6 +33,7 @@ use crate::merge::merge_parts;
 /// Answers a `rate` or `increase` request.
 pub(super) async fn query(
     reader: &Reader<'_>,
+    snapshot: &Snapshot,
     req: &SeriesRequest,
     grid: Grid,
     tier: Tier,
@@ -41,6 +44,12 @@ pub(super) async fn query(
     let mut parts: Vec<Vec<(i64, Agg)>> = Vec::new();
     let from = grid.first_ns - grid.step_ns;
     for seg in segments(tier, from, grid.end_ns(), cov) {
+        if let Some(found) = reader.indexed(snapshot, req, seg, COUNTER_COLUMNS).await? {
+            for rows in &found {
+                indexed_parts(rows, &mut series, &mut parts);
+            }
+            continue;
+        }
         for b in &reader.sql(&statement(req, seg)).await? {
             read_parts(b, seg.tier, &mut series, &mut parts);
         }
@@ -48,7 +57,11 @@ pub(super) async fn query(
     // Per group, each series' points in time order, one after the other.
     let mut groups: BTreeMap<LabelPairs, (usize, Vec<(i64, f64)>)> = BTreeMap::new();
     for (labels, parts) in series.keys.iter().zip(parts) {
-        let (members, points) = groups.entry(group_of(labels, &req.by)).or_default();
+        let group = group_of(labels, &req.by)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (members, points) = groups.entry(group).or_default();
         *members += 1;
         chain(parts, grid, points);
     }
@@ -124,17 +137,6 @@ fn chain(mut parts: Vec<(i64, Agg)>, grid: Grid, points: &mut Vec<(i64, f64)>) {
     }
 }
 
-/// The labels of the group of a series with `labels`.
-fn group_of(labels: &LabelPairs, by: &Option<Vec<String>>) -> LabelPairs {
-    match by {
-        None => labels.clone(),
-        Some(by) => by
-            .iter()
-            .filter_map(|name| labels.iter().find(|(k, _)| k == name).cloned())
-            .collect(),
-    }
-}
-
 /// The rows of `seg`: `labels, ts, value` from raw; `labels, bucket,
 /// first_ts, first, last_ts, last, increase, exact` from the parts of an
 /// aggregated tier.
@@ -150,6 +152,54 @@ fn statement(req: &SeriesRequest, seg: super::Segment) -> String {
         table_of(seg.tier),
         predicates(req, seg)
     )
+}
+
+/// Adds the stored parts of one series read through a series index.
+fn indexed_parts(rows: &SeriesRows, series: &mut Interner, parts: &mut Vec<Vec<(i64, Agg)>>) {
+    let id = series.intern(rows.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if id == parts.len() {
+        parts.push(Vec::new());
+    }
+    let b = &rows.rows;
+    let int = |i: usize| b.column(i).as_primitive::<Int64Type>();
+    let float = |i: usize| b.column(i).as_primitive::<Float64Type>();
+    // The columns of COUNTER_COLUMNS.
+    let (bucket, first_ts, first, last_ts, last, increase) =
+        (int(0), int(1), float(2), int(3), float(4), float(5));
+    let exact = b.column(6).as_boolean();
+    let out = &mut parts[id];
+    out.reserve(b.num_rows());
+    for r in 0..b.num_rows() {
+        let (f, l) = (first.value(r), last.value(r));
+        out.push((
+            bucket.value(r),
+            part(
+                first_ts.value(r),
+                f,
+                last_ts.value(r),
+                l,
+                increase.value(r),
+                exact.value(r),
+            ),
+        ));
+    }
+}
+
+/// A stored part as far as the increase needs it.
+fn part(first_ts: i64, first: f64, last_ts: i64, last: f64, increase: f64, exact: bool) -> Agg {
+    Agg {
+        // Not needed for the increase.
+        count: 1,
+        sum: 0.0,
+        min: first,
+        max: last,
+        first_ts,
+        first,
+        last_ts,
+        last,
+        increase,
+        exact,
+    }
 }
 
 /// Adds the parts in batch `b` of a [`statement`] over `tier`.
@@ -183,19 +233,14 @@ fn read_parts(
             let exact = b.column(7).as_boolean();
             for r in 0..b.num_rows() {
                 let (f, l) = (first.value(r), last.value(r));
-                let agg = Agg {
-                    // Not needed for the increase.
-                    count: 1,
-                    sum: 0.0,
-                    min: f,
-                    max: l,
-                    first_ts: first_ts.value(r),
-                    first: f,
-                    last_ts: last_ts.value(r),
-                    last: l,
-                    increase: increase.value(r),
-                    exact: exact.value(r),
-                };
+                let agg = part(
+                    first_ts.value(r),
+                    f,
+                    last_ts.value(r),
+                    l,
+                    increase.value(r),
+                    exact.value(r),
+                );
                 push(r, (bucket.value(r), agg));
             }
         }
@@ -249,22 +294,5 @@ mod tests {
         let mut points = Vec::new();
         chain(vec![(0, b), (0, a)], grid(0, 10), &mut points);
         assert_eq!(points, [(0, 5.0)]);
-    }
-
-    #[test]
-    fn groups_keep_the_by_labels_in_order() {
-        let labels: LabelPairs = vec![("code".into(), "200".into()), ("host".into(), "a".into())];
-        assert_eq!(group_of(&labels, &None), labels);
-        assert_eq!(
-            group_of(
-                &labels,
-                &Some(vec!["host".into(), "dc".into(), "code".into()])
-            ),
-            vec![
-                ("host".to_string(), "a".to_string()),
-                ("code".into(), "200".into())
-            ]
-        );
-        assert!(group_of(&labels, &Some(vec![])).is_empty());
     }
 }

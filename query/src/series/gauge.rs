@@ -15,6 +15,9 @@ use datafusion::arrow::datatypes::{Float64Type, Int64Type, TimestampNanosecondTy
 use strata_schemas::Tier;
 use strata_schemas::agg::sample_cmp;
 
+use strata_storage::Snapshot;
+
+use super::indexed::{GAUGE_COLUMNS, SeriesRows, group_of};
 use super::{
     Coverage, Grid, Interner, Reader, SeriesAgg, SeriesPoints, SeriesRequest, bin, lit, predicates,
     resolution_ns, segments, table_of,
@@ -74,6 +77,7 @@ impl Partial {
 /// Answers an `avg` … `last` request.
 pub(super) async fn query(
     reader: &Reader<'_>,
+    snapshot: &Snapshot,
     req: &SeriesRequest,
     grid: Grid,
     tier: Tier,
@@ -82,6 +86,12 @@ pub(super) async fn query(
     let mut groups = Interner::default();
     let mut partials: Vec<Vec<(i64, Partial)>> = Vec::new();
     for seg in segments(tier, grid.first_ns, grid.end_ns(), cov) {
+        if let Some(found) = reader.indexed(snapshot, req, seg, GAUGE_COLUMNS).await? {
+            for series in &found {
+                indexed_partials(series, req, grid, &mut groups, &mut partials);
+            }
+            continue;
+        }
         for b in &reader.sql(&statement(req, grid, seg)).await? {
             read_partials(b, req, &mut groups, &mut partials);
         }
@@ -176,6 +186,50 @@ fn statement(req: &SeriesRequest, grid: Grid, seg: super::Segment) -> String {
         columns.join(", "),
         group_by.join(", "),
     )
+}
+
+/// Adds the stored rows of one series read through a series index as
+/// partials of its group, in the steps of `grid`.
+fn indexed_partials(
+    series: &SeriesRows,
+    req: &SeriesRequest,
+    grid: Grid,
+    groups: &mut Interner,
+    partials: &mut Vec<Vec<(i64, Partial)>>,
+) {
+    let id = groups.intern(group_of(&series.labels, &req.by).into_iter());
+    if id == partials.len() {
+        partials.push(Vec::new());
+    }
+    let b = &series.rows;
+    let int = |i: usize| b.column(i).as_primitive::<Int64Type>();
+    let float = |i: usize| b.column(i).as_primitive::<Float64Type>();
+    // The columns of GAUGE_COLUMNS.
+    let (bucket, count, sum, min, max, last_ts, last) = (
+        int(0),
+        int(1),
+        float(2),
+        float(3),
+        float(4),
+        int(5),
+        float(6),
+    );
+    let out = &mut partials[id];
+    out.reserve(b.num_rows());
+    for r in 0..b.num_rows() {
+        let t = bucket.value(r);
+        out.push((
+            t - t.rem_euclid(grid.step_ns),
+            Partial {
+                count: count.value(r),
+                sum: sum.value(r),
+                min: min.value(r),
+                max: max.value(r),
+                last_ts: last_ts.value(r),
+                last: last.value(r),
+            },
+        ));
+    }
 }
 
 /// Merges the partials of batch `b` of a [`statement`].
