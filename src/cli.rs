@@ -226,6 +226,15 @@ pub(crate) struct IngestArgs {
     /// windows open; when all are idle, every window closes.
     #[arg(long, env = "STRATA_IDLE_TIMEOUT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     pub(crate) idle_timeout: Duration,
+    /// Message format of the topic: auto (detected per message), json,
+    /// influx, telegraf-json, prometheus-kafka-adapter, otlp-json,
+    /// otlp-proto.
+    #[arg(long, env = "STRATA_FORMAT", default_value = "auto")]
+    pub(crate) format: strata_pipeline::decode::Format,
+    /// Joins a line protocol (or Telegraf JSON) measurement and field into
+    /// a metric name: `cpu` + `usage_idle` → `cpu.usage_idle`.
+    #[arg(long, env = "STRATA_NAME_SEPARATOR", default_value = ".")]
+    pub(crate) name_separator: char,
 }
 
 /// Background maintenance of `strata ingest` and `strata up`.

@@ -118,6 +118,8 @@ pub struct IngestOptions {
     pub flush_rows: usize,
     /// Identity of the topic incarnation; `None`: `<cluster id>/<topic>`.
     pub source_id: Option<String>,
+    /// The topic's message format (detected per message by default).
+    pub format: decode::Format,
     /// What the decoder accepts.
     pub limits: DecodeLimits,
     /// How far behind the watermark a sample may arrive and still join its
@@ -139,6 +141,7 @@ impl IngestOptions {
             flush_interval: Duration::from_secs(5),
             flush_rows: 500_000,
             source_id: None,
+            format: decode::Format::Auto,
             limits: DecodeLimits::default(),
             allowed_lateness: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
@@ -303,8 +306,8 @@ impl Ingest {
                     // Decoded straight from librdkafka's buffer; only the key
                     // of a message with dead letters is copied.
                     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-                    let decoded =
-                        decode::json::decode(msg.payload().unwrap_or_default(), self.opts.limits, now);
+                    let payload = msg.payload().unwrap_or_default();
+                    let decoded = decode::decode(self.opts.format, payload, self.opts.limits, now);
                     let key = match decoded.rejected.is_empty() || take.is_none() {
                         true => None,
                         false => msg.key().map(<[u8]>::to_vec),

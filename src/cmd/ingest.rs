@@ -45,8 +45,10 @@ pub(crate) fn options(
     o.flush_interval = args.flush_interval;
     o.flush_rows = args.flush_rows;
     o.source_id = source_id;
+    o.format = args.format;
     o.limits = DecodeLimits {
         max_future_ns: args.max_future.as_nanos().min(i64::MAX as u128) as i64,
+        separator: args.name_separator,
     };
     o.allowed_lateness = args.lateness;
     o.idle_timeout = args.idle_timeout;
