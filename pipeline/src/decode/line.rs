@@ -2,9 +2,34 @@
 
 use super::{DecodeLimits, Decoded, Rejected};
 
-/// Decodes one message of line protocol; `now_ns` is the wall clock used to refuse
-/// samples from the far future.
-pub fn decode(payload: &[u8], _limits: DecodeLimits, _now_ns: i64) -> Decoded {
+/// The unit of line protocol timestamps (InfluxDB's `?precision=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Nanoseconds (Telegraf's Kafka output, the default).
+    #[default]
+    Ns,
+    /// Microseconds.
+    Us,
+    /// Milliseconds.
+    Ms,
+    /// Seconds.
+    S,
+}
+
+/// Decodes one message of line protocol with nanosecond timestamps; `now_ns`
+/// is the wall clock used to refuse samples from the far future (and the
+/// time of lines without a timestamp).
+pub fn decode(payload: &[u8], limits: DecodeLimits, now_ns: i64) -> Decoded {
+    decode_with(payload, Precision::Ns, limits, now_ns)
+}
+
+/// As [`decode`], with timestamps in `precision`.
+pub fn decode_with(
+    payload: &[u8],
+    _precision: Precision,
+    _limits: DecodeLimits,
+    _now_ns: i64,
+) -> Decoded {
     Decoded {
         samples: Vec::new(),
         rejected: vec![Rejected {
