@@ -146,10 +146,11 @@ pub fn detect(payload: &[u8]) -> Format {
 pub struct Rejected {
     /// Why, in words a producer's author can act on.
     pub reason: String,
-    /// Index of the element in a JSON array message (`None`: the whole
-    /// message).
+    /// Which part of the message: the index of the element in a JSON array
+    /// (from 0), or the line number in line protocol (from 1, counting
+    /// blank and comment lines); `None`: the whole message.
     pub index: Option<usize>,
-    /// The rejected bytes: the element for an array, else the message.
+    /// The rejected bytes: the element or the line, else the message.
     pub bytes: Vec<u8>,
 }
 
@@ -160,6 +161,10 @@ pub struct Decoded {
     pub samples: Vec<Sample>,
     /// Parts of the message that must be dead-lettered.
     pub rejected: Vec<Rejected>,
+    /// Fields of a well-formed record that hold no number (line protocol
+    /// and Telegraf string fields): skipped, neither stored nor
+    /// dead-lettered, and counted so that their loss is visible.
+    pub skipped_fields: usize,
 }
 
 /// Limits a decoder enforces on what it accepts, and how names are made.

@@ -12,6 +12,7 @@ pub fn decode_json(payload: &[u8], _limits: DecodeLimits, _now_ns: i64) -> Decod
             index: None,
             bytes: payload.to_vec(),
         }],
+        ..Decoded::default()
     }
 }
 
@@ -25,5 +26,6 @@ pub fn decode_proto(payload: &[u8], _limits: DecodeLimits, _now_ns: i64) -> Deco
             index: None,
             bytes: payload.to_vec(),
         }],
+        ..Decoded::default()
     }
 }

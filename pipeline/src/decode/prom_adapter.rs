@@ -1,16 +1,305 @@
-//! prometheus-kafka-adapter's JSON: `{"timestamp": "2026-01-01T00:00:00Z", "value": "9876543210", "name": "up", "labels": {…}}`.
+//! prometheus-kafka-adapter's JSON (and its Avro-JSON, the same shape), one
+//! sample per message:
+//!
+//! ```json
+//! {"timestamp": "2026-01-01T00:00:00Z", "value": "9876543210", "name": "up", "labels": {"__name__": "up", "job": "node"}}
+//! ```
+//!
+//! - `value` is a string (Go's `FormatFloat(v, 'f', -1, 64)`); a JSON
+//!   number is accepted too. `NaN`, `+Inf` and `-Inf` are refused, as the
+//!   seed's JSON samples refuse them (JSON cannot express them, and
+//!   serde_json rejects a number that overflows a float) and as OTLP does:
+//!   one of them would spoil every aggregate of its window. From Prometheus
+//!   a `NaN` is most often a staleness marker (a series that ended), which
+//!   is not a measurement.
+//! - `timestamp` is RFC 3339 with whole seconds (the adapter drops the
+//!   milliseconds); a Unix number is accepted too, its unit told from its
+//!   magnitude.
+//! - The metric name is `name`, else the `__name__` label; `__name__` is
+//!   never a label.
 
+use serde::Deserialize;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde_json::Value;
+use strata_schemas::{Labels, Sample};
+
+use super::timestamp;
 use super::{DecodeLimits, Decoded, Rejected};
 
 /// Decodes one message of prometheus-kafka-adapter JSON; `now_ns` is the wall clock used to refuse
 /// samples from the far future.
-pub fn decode(payload: &[u8], _limits: DecodeLimits, _now_ns: i64) -> Decoded {
-    Decoded {
-        samples: Vec::new(),
-        rejected: vec![Rejected {
-            reason: "of prometheus-kafka-adapter JSON: not implemented yet".into(),
+pub fn decode(payload: &[u8], limits: DecodeLimits, now_ns: i64) -> Decoded {
+    let mut out = Decoded::default();
+    let first = payload.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let result = match first {
+        Some(b'{') => serde_json::from_slice::<Wire>(payload)
+            .map_err(|e| format!("invalid JSON: {e}"))
+            .and_then(|w| w.into_sample(limits, now_ns)),
+        Some(_) => Err("not prometheus-kafka-adapter JSON: expected one sample object".into()),
+        None => Err("empty message".into()),
+    };
+    match result {
+        Ok(s) => out.samples.push(s),
+        Err(reason) => out.rejected.push(Rejected {
+            reason,
             index: None,
             bytes: payload.to_vec(),
-        }],
+        }),
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(default, deserialize_with = "present")]
+    timestamp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    value: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Value>,
+    #[serde(default)]
+    labels: LabelPairs,
+}
+
+/// Tells a field given as `null` (`Some(Null)`) from a missing one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The `labels` object read straight into pairs, `__name__` aside, with the
+/// first problem kept as a reason.
+#[derive(Default)]
+struct LabelPairs {
+    pairs: Vec<(String, String)>,
+    name: Option<String>,
+    error: Option<String>,
+}
+
+impl LabelPairs {
+    fn wrong(found: &str) -> Self {
+        Self {
+            error: Some(format!(
+                "\"labels\" must be an object of strings, found {found}"
+            )),
+            ..Self::default()
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LabelPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = LabelPairs;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of string labels")
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::default())
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(&format!("boolean {v}")))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(&format!("number {v}")))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(&format!("number {v}")))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(&format!("number {v}")))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LabelPairs, E> {
+                Ok(LabelPairs::wrong(&format!("string {v:?}")))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LabelPairs, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LabelPairs::wrong("an array"))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelPairs, A::Error> {
+                let mut out = LabelPairs {
+                    pairs: Vec::with_capacity(map.size_hint().unwrap_or(8)),
+                    ..LabelPairs::default()
+                };
+                while let Some(k) = map.next_key::<String>()? {
+                    let v: Value = map.next_value()?;
+                    if out.error.is_some() {
+                        continue;
+                    }
+                    match v {
+                        _ if k.is_empty() => {
+                            out.error = Some("label names must not be empty".into())
+                        }
+                        Value::String(s) if k == "__name__" => out.name = Some(s),
+                        Value::String(s) => out.pairs.push((k, s)),
+                        other => {
+                            out.error = Some(format!(
+                                "label {k:?} must be a string, found {}",
+                                kind(&other)
+                            ))
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl Wire {
+    fn into_sample(self, limits: DecodeLimits, now_ns: i64) -> Result<Sample, String> {
+        if let Some(reason) = self.labels.error {
+            return Err(reason);
+        }
+        let metric_name = match (self.name, self.labels.name) {
+            (Some(Value::String(n)), _) if !n.is_empty() => n,
+            (None | Some(Value::Null), Some(n)) if !n.is_empty() => n,
+            (Some(Value::String(_)), _) => return Err("\"name\" is empty".into()),
+            (None | Some(Value::Null), _) => {
+                return Err("missing field \"name\" (and no \"__name__\" label)".into());
+            }
+            (Some(other), _) => {
+                return Err(format!("\"name\" must be a string, found {}", kind(&other)));
+            }
+        };
+        let ts_ns = match self.timestamp {
+            Some(Value::String(s)) => timestamp::from_rfc3339(&s)?,
+            Some(Value::Number(n)) => timestamp::from_number(&n)?,
+            Some(other) => {
+                return Err(format!(
+                    "\"timestamp\" must be an RFC 3339 string or a number, found {}",
+                    kind(&other)
+                ));
+            }
+            None => return Err("missing field \"timestamp\"".into()),
+        };
+        let ts_ns = timestamp::check_range(ts_ns, now_ns, limits.max_future_ns)?;
+        let value = match self.value {
+            Some(Value::String(s)) => s
+                .parse::<f64>()
+                .map_err(|_| format!("\"value\" {s:?} is not a number"))
+                .and_then(|v| finite(v, &s))?,
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .ok_or_else(|| format!("\"value\" {n} is not representable as a float"))?,
+            Some(other) => {
+                return Err(format!(
+                    "\"value\" must be a number in a string, found {}",
+                    kind(&other)
+                ));
+            }
+            None => return Err("missing field \"value\"".into()),
+        };
+        Ok(Sample {
+            metric_name,
+            labels: Labels::from_pairs(self.labels.pairs),
+            ts_ns,
+            value,
+        })
+    }
+}
+
+fn finite(v: f64, text: &str) -> Result<f64, String> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!(
+            "\"value\" {text:?} is not a finite number: refused, as by the JSON and OTLP decoders, \
+             since one NaN or infinity would spoil every aggregate of its window (from Prometheus, \
+             a NaN is most often a staleness marker, the end of a series, not a measurement)"
+        ))
+    }
+}
+
+fn kind(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) => format!("string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000_000_000;
+
+    fn dec(s: &str) -> Decoded {
+        decode(s.as_bytes(), DecodeLimits::default(), NOW)
+    }
+
+    #[test]
+    fn the_name_comes_from_the_name_label_when_missing() {
+        let d = dec(
+            r#"{"timestamp":"2026-01-01T00:00:00Z","value":"1","labels":{"__name__":"up","job":"node"}}"#,
+        );
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+        assert_eq!(d.samples[0].metric_name, "up");
+        assert_eq!(d.samples[0].labels, Labels::from_pairs([("job", "node")]));
+    }
+
+    #[test]
+    fn numbers_are_accepted_for_value_and_timestamp() {
+        let d = dec(r#"{"timestamp":1767225600,"value":0.5,"name":"x","labels":{}}"#);
+        assert!(d.rejected.is_empty(), "{:?}", d.rejected);
+        assert_eq!(
+            (d.samples[0].ts_ns, d.samples[0].value),
+            (1_767_225_600_000_000_000, 0.5)
+        );
+    }
+
+    #[test]
+    fn reasons_for_bad_messages() {
+        let cases = [
+            ("", "empty message"),
+            ("[]", "expected one sample object"),
+            (r#"{"value":"1","name":"x"}"#, "missing field \"timestamp\""),
+            (
+                r#"{"timestamp":"2026-01-01T00:00:00Z","name":"x"}"#,
+                "missing field \"value\"",
+            ),
+            (
+                r#"{"timestamp":"2026-01-01T00:00:00Z","value":"1"}"#,
+                "missing field \"name\"",
+            ),
+            (
+                r#"{"timestamp":"2026-01-01T00:00:00Z","value":"high","name":"x"}"#,
+                "\"value\" \"high\" is not a number",
+            ),
+            (
+                r#"{"timestamp":"2026-01-01T00:00:00Z","value":"1","name":"x","labels":{"a":1}}"#,
+                "label \"a\" must be a string",
+            ),
+            (
+                r#"{"timestamp":"yesterday","value":"1","name":"x"}"#,
+                "is not RFC 3339",
+            ),
+        ];
+        for (input, want) in cases {
+            let d = dec(input);
+            assert!(d.samples.is_empty(), "{input}");
+            assert!(
+                d.rejected[0].reason.contains(want),
+                "{input}: {}",
+                d.rejected[0].reason
+            );
+        }
     }
 }
