@@ -337,7 +337,7 @@ impl<'a> Reader<'a> {
         snapshot: &Snapshot,
         req: &SeriesRequest,
         seg: Segment,
-        columns: &[(&str, indexed::Kind)],
+        columns: &[(&'static str, indexed::Kind)],
     ) -> Result<Option<Vec<indexed::SeriesRows>>> {
         let options = self.engine.options();
         if seg.tier == Tier::Raw || !options.series_index {

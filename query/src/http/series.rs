@@ -21,9 +21,11 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::Expr;
-use serde::Deserialize;
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Deserialize, Serialize, Serializer};
 
 use bytes::Bytes;
+use datafusion::error::DataFusionError;
 use strata_storage::Snapshot;
 
 use crate::engine::QueryEngine;
@@ -83,26 +85,75 @@ fn cache_key(req: &SeriesRequest, snapshot: &Snapshot) -> String {
 /// The JSON answer to `req` over `snapshot`.
 async fn answer(engine: &QueryEngine, snapshot: &Snapshot, req: &SeriesRequest) -> Result<Bytes> {
     let (tier, found) = series::query(engine, snapshot, req).await?;
-    let series: Vec<serde_json::Value> = found
-        .into_iter()
-        .map(|(labels, points)| {
-            let labels: serde_json::Map<String, serde_json::Value> = labels
-                .into_iter()
-                .map(|(k, v)| (k, serde_json::Value::String(v)))
-                .collect();
-            let points: Vec<serde_json::Value> = points
-                .into_iter()
-                .map(|(t, v)| serde_json::json!([series::seconds(t), v]))
-                .collect();
-            serde_json::json!({"labels": labels, "points": points})
-        })
-        .collect();
-    let body = serde_json::json!({
-        "tier": tier.dir(),
-        "step": series::seconds(req.step_ns),
-        "series": series,
-    });
-    Ok(Bytes::from(body.to_string()))
+    let answer = Answer {
+        tier: tier.dir(),
+        step: Seconds(req.step_ns),
+        series: found
+            .iter()
+            .map(|(labels, points)| SeriesJson {
+                labels: Labels(labels),
+                points: Points(points),
+            })
+            .collect(),
+    };
+    let body = serde_json::to_vec(&answer)
+        .map_err(|e| Error::DataFusion(DataFusionError::External(Box::new(e))))?;
+    Ok(Bytes::from(body))
+}
+
+/// The answer's JSON, serialized straight from the points (an answer holds
+/// up to millions of them: no `serde_json::Value` per point).
+#[derive(Serialize)]
+struct Answer<'a> {
+    tier: &'a str,
+    step: Seconds,
+    series: Vec<SeriesJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SeriesJson<'a> {
+    labels: Labels<'a>,
+    points: Points<'a>,
+}
+
+/// Label pairs as a JSON object.
+struct Labels<'a>(&'a [(String, String)]);
+
+impl Serialize for Labels<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Points as `[[unix_seconds, value], …]`; a value that is not finite is
+/// `null`, as JSON has no NaN.
+struct Points<'a>(&'a [(i64, f64)]);
+
+impl Serialize for Points<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for &(t, v) in self.0 {
+            seq.serialize_element(&(Seconds(t), v.is_finite().then_some(v)))?;
+        }
+        seq.end()
+    }
+}
+
+/// Unix ns as seconds: whole seconds when exact (as [`series::seconds`]).
+struct Seconds(i64);
+
+impl Serialize for Seconds {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.0 % 1_000_000_000 == 0 {
+            s.serialize_i64(self.0 / 1_000_000_000)
+        } else {
+            s.serialize_f64(self.0 as f64 / 1e9)
+        }
+    }
 }
 
 /// The request `p` describes, or a `400` naming what is wrong.

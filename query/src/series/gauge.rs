@@ -17,12 +17,13 @@ use strata_schemas::agg::sample_cmp;
 
 use strata_storage::Snapshot;
 
-use super::indexed::{GAUGE_COLUMNS, SeriesRows, group_of};
+use super::indexed::{Kind, SeriesRows, group_of};
 use super::{
     Coverage, Grid, Interner, Reader, SeriesAgg, SeriesPoints, SeriesRequest, bin, lit, predicates,
     resolution_ns, segments, table_of,
 };
 use crate::error::Result;
+use strata_schemas::tier::col;
 
 /// Partial aggregate of one group and step bucket; fields the aggregate
 /// does not need keep their neutral value.
@@ -86,7 +87,10 @@ pub(super) async fn query(
     let mut groups = Interner::default();
     let mut partials: Vec<Vec<(i64, Partial)>> = Vec::new();
     for seg in segments(tier, grid.first_ns, grid.end_ns(), cov) {
-        if let Some(found) = reader.indexed(snapshot, req, seg, GAUGE_COLUMNS).await? {
+        if let Some(found) = reader
+            .indexed(snapshot, req, seg, &indexed_columns(req.agg))
+            .await?
+        {
             for series in &found {
                 indexed_partials(series, req, grid, &mut groups, &mut partials);
             }
@@ -202,34 +206,51 @@ fn indexed_partials(
         partials.push(Vec::new());
     }
     let b = &series.rows;
-    let int = |i: usize| b.column(i).as_primitive::<Int64Type>();
-    let float = |i: usize| b.column(i).as_primitive::<Float64Type>();
-    // The columns of GAUGE_COLUMNS.
-    let (bucket, count, sum, min, max, last_ts, last) = (
-        int(0),
-        int(1),
-        float(2),
-        float(3),
-        float(4),
-        int(5),
-        float(6),
-    );
+    let int = |name: &str| {
+        b.column_by_name(name)
+            .map(|c| c.as_primitive::<Int64Type>())
+    };
+    let float = |name: &str| {
+        b.column_by_name(name)
+            .map(|c| c.as_primitive::<Float64Type>())
+    };
+    let bucket = int(col::BUCKET).expect("bucket is always read");
+    let (count, last_ts) = (int(col::COUNT), int(col::LAST_TS));
+    let [sum, min, max, last] = [col::SUM, col::MIN, col::MAX, col::LAST].map(float);
     let out = &mut partials[id];
     out.reserve(b.num_rows());
     for r in 0..b.num_rows() {
         let t = bucket.value(r);
-        out.push((
-            t - t.rem_euclid(grid.step_ns),
-            Partial {
-                count: count.value(r),
-                sum: sum.value(r),
-                min: min.value(r),
-                max: max.value(r),
-                last_ts: last_ts.value(r),
-                last: last.value(r),
-            },
-        ));
+        let mut p = Partial::default();
+        if let Some(c) = count {
+            p.count = c.value(r);
+        }
+        for (field, c) in [(&mut p.sum, sum), (&mut p.min, min), (&mut p.max, max)] {
+            if let Some(c) = c {
+                *field = c.value(r);
+            }
+        }
+        if let (Some(ts), Some(v)) = (last_ts, last) {
+            p.last_ts = ts.value(r);
+            p.last = v.value(r);
+        }
+        out.push((t - t.rem_euclid(grid.step_ns), p));
     }
+}
+
+/// The stored columns `agg` needs, `bucket` first.
+fn indexed_columns(agg: SeriesAgg) -> Vec<(&'static str, Kind)> {
+    let mut columns = vec![(col::BUCKET, Kind::Int)];
+    columns.extend_from_slice(match agg {
+        SeriesAgg::Avg => &[(col::SUM, Kind::Float), (col::COUNT, Kind::Int)][..],
+        SeriesAgg::Sum => &[(col::SUM, Kind::Float)],
+        SeriesAgg::Count => &[(col::COUNT, Kind::Int)],
+        SeriesAgg::Min => &[(col::MIN, Kind::Float)],
+        SeriesAgg::Max => &[(col::MAX, Kind::Float)],
+        SeriesAgg::Last => &[(col::LAST_TS, Kind::Int), (col::LAST, Kind::Float)],
+        SeriesAgg::Rate | SeriesAgg::Increase => unreachable!("counters have their own path"),
+    });
+    columns
 }
 
 /// Merges the partials of batch `b` of a [`statement`].

@@ -48,19 +48,8 @@ use crate::error::{Error, Result};
 /// against the memory limit.
 const ROW_BYTES: usize = 96;
 
-/// What gauge aggregates read, every column as `Int64` or `Float64`.
-pub(crate) const GAUGE_COLUMNS: &[(&str, Kind)] = &[
-    (col::BUCKET, Kind::Int),
-    (col::COUNT, Kind::Int),
-    (col::SUM, Kind::Float),
-    (col::MIN, Kind::Float),
-    (col::MAX, Kind::Float),
-    (col::LAST_TS, Kind::Int),
-    (col::LAST, Kind::Float),
-];
-
 /// What counters read.
-pub(crate) const COUNTER_COLUMNS: &[(&str, Kind)] = &[
+pub(crate) const COUNTER_COLUMNS: &[(&'static str, Kind)] = &[
     (col::BUCKET, Kind::Int),
     (col::FIRST_TS, Kind::Int),
     (col::FIRST, Kind::Float),
@@ -148,7 +137,7 @@ pub(crate) async fn read(
     snapshot: &Snapshot,
     req: &SeriesRequest,
     seg: Segment,
-    columns: &[(&str, Kind)],
+    columns: &[(&'static str, Kind)],
     memory_limit: usize,
 ) -> Result<Option<Vec<SeriesRows>>> {
     debug_assert_eq!(columns[0].0, col::BUCKET);
@@ -185,11 +174,25 @@ pub(crate) async fn read(
             plans.push((f, footer, runs));
         }
     }
-    let mut out = Vec::new();
-    for (f, footer, runs) in plans {
-        read_runs(objects, f, &footer, &runs, seg, columns, &mut out).await?;
+    // Files are read in parallel (decoding is most of the work), and their
+    // rows kept in the files' order, so that the answer does not depend
+    // on which finished first. Dropping the set (a timeout) aborts them.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (f, footer, runs)) in plans.into_iter().enumerate() {
+        let (objects, f, columns) = (Arc::clone(objects), f.clone(), columns.to_vec());
+        tasks.spawn(async move {
+            let mut out = Vec::new();
+            read_runs(&objects, &f, &footer, &runs, seg, &columns, &mut out).await?;
+            Ok::<_, Error>((i, out))
+        });
     }
-    Ok(Some(out))
+    let mut done = Vec::with_capacity(tasks.len());
+    while let Some(joined) = tasks.join_next().await {
+        let read = joined.map_err(|e| Error::DataFusion(DataFusionError::External(Box::new(e))))?;
+        done.push(read?);
+    }
+    done.sort_by_key(|(i, _)| *i);
+    Ok(Some(done.into_iter().flat_map(|(_, rows)| rows).collect()))
 }
 
 /// The footer of `f`, from the cache or the store.
