@@ -4,10 +4,12 @@
 //! default) or as OTLP/JSON (`otlp_json`).
 //!
 //! Protobuf is decoded with the `opentelemetry-proto` crate's prost messages.
-//! OTLP/JSON is read by [`json`]'s own serde types into the same messages,
-//! because that crate's serde support does not accept OTLP/JSON as the spec
-//! defines it (it silently drops histograms whose `count` is a string, as in
-//! the spec's own example, and `"asInt":"17"`).
+//! OTLP/JSON is read into the same messages by our own serde types
+//! (`otlp/json.rs`), because that crate's serde support does not accept
+//! OTLP/JSON as the spec defines it (it silently drops histograms whose
+//! `count` is a string, as in the spec's own example, and `"asInt":"17"`).
+//! Both then take one path to samples (this file); `otlp/dead_letter.rs`
+//! writes the dead letter of a rejected point.
 //!
 //! # From points to samples
 //! Labels are the resource's attributes and the point's, the point's winning
@@ -45,6 +47,7 @@
 //! metric, so that it can be fixed and produced again (from JSON,
 //! exemplars are left out).
 
+mod dead_letter;
 mod json;
 
 use std::fmt::Write as _;
@@ -52,9 +55,8 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
-    Metric, MetricsData, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary,
-    SummaryDataPoint, metric, number_data_point,
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, MetricsData, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, SummaryDataPoint, metric, number_data_point,
 };
 use prost::Message as _;
 use strata_schemas::{Labels, Sample};
@@ -240,7 +242,7 @@ impl Mapper {
             self.out.rejected.push(Rejected {
                 reason: format!("point {index} of metric {:?}: {reason}", cx.metric.name),
                 index: Some(index),
-                bytes: dead_letter(cx, p, self.encoding),
+                bytes: dead_letter::message(cx, p, self.encoding),
             });
         }
     }
@@ -463,61 +465,6 @@ fn float(f: f64) -> String {
         "-Inf".into()
     } else {
         f.to_string()
-    }
-}
-
-/// A message of `encoding` holding `p` alone, with its resource, scope and
-/// metric.
-fn dead_letter(cx: &Context<'_>, p: Point<'_>, encoding: Encoding) -> Vec<u8> {
-    let data = match p {
-        Point::Number(p) => match &cx.metric.data {
-            Some(metric::Data::Sum(s)) => metric::Data::Sum(Sum {
-                data_points: vec![p.clone()],
-                aggregation_temporality: s.aggregation_temporality,
-                is_monotonic: s.is_monotonic,
-            }),
-            _ => metric::Data::Gauge(Gauge {
-                data_points: vec![p.clone()],
-            }),
-        },
-        Point::Histogram(p) => metric::Data::Histogram(Histogram {
-            data_points: vec![p.clone()],
-            aggregation_temporality: match &cx.metric.data {
-                Some(metric::Data::Histogram(h)) => h.aggregation_temporality,
-                _ => 0,
-            },
-        }),
-        Point::Exponential(p) => metric::Data::ExponentialHistogram(ExponentialHistogram {
-            data_points: vec![p.clone()],
-            aggregation_temporality: match &cx.metric.data {
-                Some(metric::Data::ExponentialHistogram(h)) => h.aggregation_temporality,
-                _ => 0,
-            },
-        }),
-        Point::Summary(p) => metric::Data::Summary(Summary {
-            data_points: vec![p.clone()],
-        }),
-    };
-    let message = MetricsData {
-        resource_metrics: vec![ResourceMetrics {
-            resource: cx.resource.resource.clone(),
-            schema_url: cx.resource.schema_url.clone(),
-            scope_metrics: vec![ScopeMetrics {
-                scope: cx.scope.scope.clone(),
-                schema_url: cx.scope.schema_url.clone(),
-                metrics: vec![Metric {
-                    name: cx.metric.name.clone(),
-                    description: cx.metric.description.clone(),
-                    unit: cx.metric.unit.clone(),
-                    metadata: cx.metric.metadata.clone(),
-                    data: Some(data),
-                }],
-            }],
-        }],
-    };
-    match encoding {
-        Encoding::Proto => message.encode_to_vec(),
-        Encoding::Json => json::write(&message),
     }
 }
 
