@@ -71,9 +71,14 @@ pub fn decode(payload: &[u8], limits: DecodeLimits, now_ns: i64) -> Decoded {
 fn batch(elements: &[&RawValue], limits: DecodeLimits, now_ns: i64, out: &mut Decoded) {
     for (i, el) in elements.iter().enumerate() {
         let bytes = el.get().as_bytes();
-        let result = match serde_json::from_slice::<Metric>(bytes) {
-            Ok(metric) => metric.decode(limits, now_ns, out),
-            Err(e) => Err(format!("invalid metric: {e}")),
+        // serde would read a struct from an array too: refuse it plainly.
+        let result = if bytes.first() != Some(&b'{') {
+            Err("expected a metric object".into())
+        } else {
+            match serde_json::from_slice::<Metric>(bytes) {
+                Ok(metric) => metric.decode(limits, now_ns, out),
+                Err(e) => Err(format!("invalid metric: {e}")),
+            }
         };
         if let Err(reason) = result {
             out.rejected.push(Rejected {
