@@ -467,6 +467,7 @@ impl Ingest {
         self.batch.dead_letters += decoded.rejected.len() as u64;
         IngestStats::add(&self.stats.dead_letters, decoded.rejected.len() as u64);
         IngestStats::add(&self.stats.accepted_samples, decoded.samples.len() as u64);
+        IngestStats::add(&self.stats.skipped_fields, decoded.skipped_fields as u64);
         for s in decoded.samples {
             self.batch.buffer.push(s);
         }

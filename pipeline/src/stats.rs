@@ -17,6 +17,9 @@ pub struct IngestStats {
     pub aggregate_rows: AtomicU64,
     /// Messages or array elements sent to the dead-letter topic.
     pub dead_letters: AtomicU64,
+    /// Fields of accepted records that held no number (line protocol and
+    /// Telegraf string fields), skipped rather than stored.
+    pub skipped_fields: AtomicU64,
     /// Commits published.
     pub commits: AtomicU64,
     /// Commits refused because another writer got there first.

@@ -68,6 +68,7 @@ pub(crate) async fn report(stats: Arc<IngestStats>) {
             per_second = (stored - last) / 10,
             messages = IngestStats::get(&stats.messages),
             dead_letters = IngestStats::get(&stats.dead_letters),
+            skipped_fields = IngestStats::get(&stats.skipped_fields),
             commits = IngestStats::get(&stats.commits),
             "ingest progress"
         );
