@@ -1,0 +1,231 @@
+//! End to end on the real broker, `strata ingest --format auto`: line
+//! protocol, Telegraf JSON and prometheus-kafka-adapter messages on one
+//! topic land in the raw tier with their names, labels, times and values;
+//! a bad line of a line protocol message and a NaN sample are dead-lettered
+//! alone, with their reasons.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use datafusion::arrow::array::{Array, AsArray, MapArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use strata_schemas::Labels;
+use strata_storage::{Store, TableLog};
+
+/// The messages, each as its producer writes it, and the rows they must
+/// give, as `name{labels} ts_ns value`.
+fn messages() -> (Vec<(String, Vec<u8>)>, Vec<&'static str>) {
+    let messages: Vec<(&str, &str)> = vec![
+        // Telegraf's Kafka output, data_format = "influx": one metric.
+        (
+            "influx-one",
+            "cpu,cpu=cpu0,host=raynor usage_idle=99.1,usage_user=0.5 1767225600000000000\n",
+        ),
+        // Many lines: a comment, an escaped space, unsigned and boolean
+        // fields, a string field (skipped).
+        (
+            "influx-many",
+            "# telegraf\n\
+             mem,host=raynor used=3335778304i,used_percent=15.95 1767225600000000000\n\
+             disk,host=raynor,path=/var/lib\\ data free=50457329664u,ro=false 1767225600000000000\n\
+             system,host=raynor uptime_format=\"14 days, 11:07\",load1=0.48 1767225610000000000\n",
+        ),
+        // A bad line between good ones: only line 2 is dead-lettered.
+        (
+            "influx-mixed",
+            "net,host=raynor,interface=eth0 bytes_recv=123i 1767225600000000000\n\
+             net,host=raynor bytes_sent 1767225600000000000\n\
+             net,host=raynor,interface=eth1 bytes_recv=456i 1767225600000000000\n",
+        ),
+        // Telegraf's JSON serializer: one metric, then a batch whose second
+        // metric has json_timestamp_units = "1ms".
+        (
+            "telegraf-one",
+            r#"{"fields":{"n_images":660,"running":true,"status":"ok"},"name":"docker","tags":{"host":"raynor"},"timestamp":1767225600}"#,
+        ),
+        (
+            "telegraf-batch",
+            r#"{"metrics":[{"fields":{"n_images":72},"name":"docker","tags":{"host":"amaranth"},"timestamp":1767225660},{"fields":{"n_images":0},"name":"storage","tags":{"host":"amaranth"},"timestamp":1767225660123}]}"#,
+        ),
+        // prometheus-kafka-adapter: one sample per message; NaN refused.
+        (
+            "prom-up",
+            r#"{"labels":{"__name__":"up","instance":"node:9100","job":"node"},"name":"up","timestamp":"2026-01-01T00:00:00Z","value":"1"}"#,
+        ),
+        (
+            "prom-cpu",
+            r#"{"value":"9876543210.25","timestamp":"2026-01-01T00:00:15Z","name":"node_cpu_seconds_total","labels":{"__name__":"node_cpu_seconds_total","cpu":"0","mode":"idle"}}"#,
+        ),
+        (
+            "prom-nan",
+            r#"{"labels":{"__name__":"up","job":"gone"},"name":"up","timestamp":"2026-01-01T00:00:30Z","value":"NaN"}"#,
+        ),
+    ];
+    let rows = vec![
+        r#"cpu.usage_idle{cpu="cpu0",host="raynor"} 1767225600000000000 99.1"#,
+        r#"cpu.usage_user{cpu="cpu0",host="raynor"} 1767225600000000000 0.5"#,
+        r#"disk.free{host="raynor",path="/var/lib data"} 1767225600000000000 50457329664"#,
+        r#"disk.ro{host="raynor",path="/var/lib data"} 1767225600000000000 0"#,
+        r#"docker.n_images{host="amaranth"} 1767225660000000000 72"#,
+        r#"docker.n_images{host="raynor"} 1767225600000000000 660"#,
+        r#"docker.running{host="raynor"} 1767225600000000000 1"#,
+        r#"mem.used_percent{host="raynor"} 1767225600000000000 15.95"#,
+        r#"mem.used{host="raynor"} 1767225600000000000 3335778304"#,
+        r#"net.bytes_recv{host="raynor",interface="eth0"} 1767225600000000000 123"#,
+        r#"net.bytes_recv{host="raynor",interface="eth1"} 1767225600000000000 456"#,
+        r#"node_cpu_seconds_total{cpu="0",mode="idle"} 1767225615000000000 9876543210.25"#,
+        r#"storage.n_images{host="amaranth"} 1767225660123000000 0"#,
+        r#"system.load1{host="raynor"} 1767225610000000000 0.48"#,
+        r#"up{instance="node:9100",job="node"} 1767225600000000000 1"#,
+    ];
+    let messages = messages
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect();
+    (messages, rows)
+}
+
+/// Every row of the raw tier as `name{labels} ts_ns value`, sorted.
+async fn raw_rows(dir: &std::path::Path) -> Vec<String> {
+    let store = Store::open(&format!("file://{}", dir.display())).unwrap();
+    let log = Arc::new(TableLog::open(store).await.unwrap());
+    let engine = strata_query::QueryEngine::new(log).unwrap();
+    let (_, batches) = engine
+        .sql("SELECT metric_name, labels, CAST(ts AS BIGINT) AS ts, value FROM metrics_raw")
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    for b in &batches {
+        let names = cast(b.column(0), &DataType::Utf8).unwrap();
+        let names = names.as_string::<i32>();
+        let maps: &MapArray = b.column(1).as_map();
+        let keys = cast(maps.keys(), &DataType::Utf8).unwrap();
+        let values = cast(maps.values(), &DataType::Utf8).unwrap();
+        let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
+        let ts = b.column(2).as_primitive::<Int64Type>();
+        let value = b.column(3).as_primitive::<Float64Type>();
+        let offsets = maps.value_offsets();
+        for r in 0..b.num_rows() {
+            let labels = Labels::from_pairs(
+                (offsets[r] as usize..offsets[r + 1] as usize)
+                    .filter(|&i| values.is_valid(i))
+                    .map(|i| (keys.value(i), values.value(i))),
+            );
+            rows.push(format!(
+                "{}{labels} {} {}",
+                names.value(r),
+                ts.value(r),
+                value.value(r)
+            ));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// Reads `want` dead letters of `topic`: their headers, and the payload
+/// under `"payload"`.
+fn dead_letters(brokers: &str, topic: &str, want: usize) -> Vec<HashMap<String, String>> {
+    let dlq: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{topic}-check"))
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .unwrap();
+    dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    let mut letters = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while letters.len() < want && Instant::now() < deadline {
+        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
+            let mut h: HashMap<String, String> = m
+                .headers()
+                .map(|hs| {
+                    hs.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_string(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            h.insert(
+                "payload".into(),
+                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+            );
+            letters.push(h);
+        }
+    }
+    letters
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_format_lands_in_the_raw_tier_detected() {
+    let bed = Bed::new("formats");
+    let (messages, want) = messages();
+    let ingest = Strata::spawn(&[
+        "ingest",
+        "--brokers",
+        &bed.brokers,
+        "--topic",
+        &bed.topic,
+        "--store",
+        &bed.store,
+        "--flush-interval",
+        "300ms",
+        "--format",
+        "auto",
+    ]);
+    ingest.wait_for_line("ingest started", Duration::from_secs(60));
+    produce_raw(&bed.brokers, &bed.topic, &messages).await;
+    wait_for_rows(
+        bed.dir.path(),
+        want.len() as u64,
+        Duration::from_secs(60),
+        &ingest,
+    )
+    .await;
+
+    assert_eq!(
+        raw_rows(bed.dir.path()).await,
+        want,
+        "raw tier (left) vs expected"
+    );
+
+    let letters = dead_letters(&bed.brokers, &bed.topic, 2);
+    assert_eq!(letters.len(), 2, "dead letters: {letters:?}");
+    let line = letters
+        .iter()
+        .find(|l| l.contains_key("strata.source.index"))
+        .unwrap_or_else(|| panic!("no dead letter of a line: {letters:?}"));
+    assert_eq!(
+        line["payload"],
+        "net,host=raynor bytes_sent 1767225600000000000"
+    );
+    assert_eq!(line["strata.source.index"], "2");
+    assert!(
+        line["strata.reason"].starts_with("line 2: no valid field set"),
+        "{line:?}"
+    );
+    let nan = letters
+        .iter()
+        .find(|l| l["payload"].contains("\"NaN\""))
+        .unwrap_or_else(|| panic!("NaN sample not dead-lettered: {letters:?}"));
+    assert!(
+        nan["strata.reason"].contains("\"value\" \"NaN\" is not a finite number"),
+        "{nan:?}"
+    );
+    assert!(!nan.contains_key("strata.source.index"), "{nan:?}");
+
+    ingest.terminate();
+}
