@@ -1,0 +1,215 @@
+//! End to end on the real broker, `strata ingest --format auto`: OTLP
+//! metrics as the OpenTelemetry Collector's Kafka exporter writes them, one
+//! record per batch, `otlp_json` and `otlp_proto` on one topic, land in the
+//! raw tier with their names, labels, times and values. A point too far
+//! ahead is dead-lettered alone as a one-point message of its encoding; a
+//! broken message whole.
+//!
+//! The messages and their samples are the decoder's golden files
+//! (`pipeline/tests/golden/otlp/`).
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use datafusion::arrow::array::{Array, AsArray, MapArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use strata_pipeline::decode::{self, DecodeLimits, Format};
+use strata_schemas::Labels;
+use strata_storage::{Store, TableLog};
+
+fn golden(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/pipeline/tests/golden/otlp/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The sample lines of `NAME.expected`.
+fn expected(name: &str) -> Vec<String> {
+    String::from_utf8(golden(&format!("{name}.expected")))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("skipped "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every row of the raw tier as `name{labels} ts_ns value`, sorted.
+async fn raw_rows(dir: &std::path::Path) -> Vec<String> {
+    let store = Store::open(&format!("file://{}", dir.display())).unwrap();
+    let log = Arc::new(TableLog::open(store).await.unwrap());
+    let engine = strata_query::QueryEngine::new(log).unwrap();
+    let (_, batches) = engine
+        .sql("SELECT metric_name, labels, CAST(ts AS BIGINT) AS ts, value FROM metrics_raw")
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    for b in &batches {
+        let names = cast(b.column(0), &DataType::Utf8).unwrap();
+        let names = names.as_string::<i32>();
+        let maps: &MapArray = b.column(1).as_map();
+        let keys = cast(maps.keys(), &DataType::Utf8).unwrap();
+        let values = cast(maps.values(), &DataType::Utf8).unwrap();
+        let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
+        let ts = b.column(2).as_primitive::<Int64Type>();
+        let value = b.column(3).as_primitive::<Float64Type>();
+        let offsets = maps.value_offsets();
+        for r in 0..b.num_rows() {
+            let labels = Labels::from_pairs(
+                (offsets[r] as usize..offsets[r + 1] as usize)
+                    .filter(|&i| values.is_valid(i))
+                    .map(|i| (keys.value(i), values.value(i))),
+            );
+            rows.push(format!(
+                "{}{labels} {} {}",
+                names.value(r),
+                ts.value(r),
+                value.value(r)
+            ));
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// A dead letter: its headers and payload.
+struct Letter {
+    headers: HashMap<String, String>,
+    payload: Vec<u8>,
+}
+
+/// Reads `want` dead letters of `topic`, or what came in 30 s.
+fn dead_letters(brokers: &str, topic: &str, want: usize) -> Vec<Letter> {
+    let dlq: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{topic}-check"))
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .unwrap();
+    dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    let mut letters = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while letters.len() < want && Instant::now() < deadline {
+        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
+            let headers = m
+                .headers()
+                .map(|hs| {
+                    hs.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_string(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            letters.push(Letter {
+                headers,
+                payload: m.payload().unwrap_or_default().to_vec(),
+            });
+        }
+    }
+    letters
+}
+
+/// A gauge batch whose second point is in 2100: that point alone is
+/// dead-lettered.
+const FAR_POINT: &str = r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"clock"}}]},"scopeMetrics":[{"metrics":[{"name":"skewed","gauge":{"dataPoints":[{"timeUnixNano":"1767225600000000000","asInt":"1"},{"timeUnixNano":"4102444800000000000","asInt":"2"}]}}]}]}]}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn otlp_json_and_proto_land_in_the_raw_tier() {
+    let bed = Bed::new("otlp");
+    // As the exporter writes them: `otlp_json` and `otlp_proto` records.
+    let messages: Vec<(String, Vec<u8>)> = vec![
+        ("json-example".into(), golden("metrics.json")),
+        ("json-sum".into(), golden("sum.json")),
+        ("proto-gauge".into(), golden("gauge.pb")),
+        ("proto-histogram".into(), golden("histogram.pb")),
+        ("proto-summary".into(), golden("summary.pb")),
+        ("json-far".into(), FAR_POINT.as_bytes().to_vec()),
+        (
+            "json-broken".into(),
+            br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[{"asInt":"x"}]}}]}]}]}"#.to_vec(),
+        ),
+    ];
+    for (key, payload) in &messages {
+        let want = if key.starts_with("json") {
+            Format::OtlpJson
+        } else {
+            Format::OtlpProto
+        };
+        assert_eq!(decode::detect(payload), want, "{key}");
+    }
+    let mut want: Vec<String> = ["metrics", "sum", "gauge", "histogram", "summary"]
+        .into_iter()
+        .flat_map(expected)
+        .collect();
+    want.push(r#"skewed{service.name="clock"} 1767225600000000000 1"#.into());
+    want.sort();
+
+    let ingest = Strata::spawn(&[
+        "ingest",
+        "--brokers",
+        &bed.brokers,
+        "--topic",
+        &bed.topic,
+        "--store",
+        &bed.store,
+        "--flush-interval",
+        "300ms",
+        "--format",
+        "auto",
+    ]);
+    ingest.wait_for_line("ingest started", Duration::from_secs(60));
+    produce_raw(&bed.brokers, &bed.topic, &messages).await;
+    wait_for_rows(
+        bed.dir.path(),
+        want.len() as u64,
+        Duration::from_secs(60),
+        &ingest,
+    )
+    .await;
+    assert_eq!(raw_rows(bed.dir.path()).await, want);
+
+    let mut letters = dead_letters(&bed.brokers, &bed.topic, 2);
+    assert_eq!(letters.len(), 2, "dead letters; log:\n{}", ingest.dump());
+    letters.sort_by_key(|l| !l.headers.contains_key("strata.source.index"));
+    let point = &letters[0];
+    assert_eq!(
+        point.headers.get("strata.source.index").map(String::as_str),
+        Some("1")
+    );
+    assert!(
+        point.headers["strata.reason"].contains("point 1 of metric \"skewed\"")
+            && point.headers["strata.reason"].contains("ahead of this server's clock"),
+        "{:?}",
+        point.headers
+    );
+    // The point alone, still OTLP/JSON, with its resource: accepted once
+    // the clock has caught up.
+    let later = 4_102_444_800_000_000_000;
+    let again = decode::decode(Format::Auto, &point.payload, DecodeLimits::default(), later);
+    assert!(again.rejected.is_empty(), "{:?}", again.rejected);
+    assert_eq!(again.samples.len(), 1);
+    assert_eq!(again.samples[0].ts_ns, later);
+    assert_eq!(again.samples[0].labels.get("service.name"), Some("clock"));
+    let whole = &letters[1];
+    assert!(
+        whole.headers["strata.reason"]
+            .contains("invalid OTLP JSON at resourceMetrics[0].scopeMetrics[0].metrics[0].gauge.dataPoints[0].asInt"),
+        "{:?}",
+        whole.headers
+    );
+    assert_eq!(whole.payload, messages[6].1);
+}
