@@ -9,9 +9,12 @@
 //! - [`ingest`]: the loop that ties them together, and its exactly-once
 //!   protocol.
 //! - [`produce`]: synthetic samples for demos and benchmarks.
+//! - [`agent`]: this machine's metrics as samples, and their delivery to
+//!   Kafka (`strata agent`).
 //! - [`stats`] holds the ingest counters.
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod decode;
 pub mod error;
 pub mod ingest;
