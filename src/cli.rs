@@ -136,6 +136,15 @@ pub(crate) enum Command {
         #[command(flatten)]
         produce: ProduceArgs,
     },
+    /// Collect this machine's metrics (CPU, memory, disks, network, load,
+    /// uptime) every --interval and push them to Kafka or, with
+    /// --collector-url, to a Strata collector.
+    Agent {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        #[command(flatten)]
+        agent: AgentArgs,
+    },
     /// Run a SQL query against a Strata server and print the result.
     Sql {
         /// The query.
@@ -484,4 +493,31 @@ pub(crate) struct ProduceArgs {
     /// Event-time distance between two points of a series.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub(crate) step: Duration,
+}
+
+/// What `strata agent` collects and where it pushes.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Agent")]
+pub(crate) struct AgentArgs {
+    /// Collect this often.
+    #[arg(long, env = "STRATA_AGENT_INTERVAL", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) interval: Duration,
+    /// Collect and push once, then exit (non-zero when the push failed).
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Value of the `host` label [default: this machine's hostname].
+    #[arg(long, env = "STRATA_AGENT_HOST")]
+    pub(crate) host: Option<String>,
+    /// Label on every sample, `--label key=value`, repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = strata_pipeline::kafka::config::parse_property)]
+    pub(crate) labels: Vec<(String, String)>,
+    /// Push to this Strata collector (`POST /api/v1/write`, e.g.
+    /// http://127.0.0.1:8086) instead of Kafka; the Kafka flags are then
+    /// not used.
+    #[arg(long, env = "STRATA_COLLECTOR_URL", value_name = "URL")]
+    pub(crate) collector_url: Option<String>,
+    /// How long a collection is retried before it is given up; also how
+    /// much is buffered while pushes fail (at most 1000 collections).
+    #[arg(long, env = "STRATA_AGENT_MAX_RETRY", value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub(crate) max_retry: Duration,
 }

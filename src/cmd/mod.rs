@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share: logging and the
 //! shutdown signal.
 
+mod agent;
 mod alerts;
 mod compact;
 mod ingest;
@@ -50,6 +51,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             dry_run,
         } => retention::run(store, retention, dry_run).await,
         Command::Produce { kafka, produce } => produce::run(kafka, produce).await,
+        Command::Agent { kafka, agent } => agent::run(kafka, agent).await,
         Command::Sql {
             query,
             server,
