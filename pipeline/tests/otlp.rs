@@ -377,3 +377,21 @@ fn histogram_pb() -> Vec<u8> {
     }
     .encode_to_vec()
 }
+
+/// Doubles parse to themselves: Go writes the shortest text that reads back
+/// exactly, and 1.1099999999999999 is not 1.11.
+#[test]
+fn doubles_parse_exactly() {
+    let t = "\"timeUnixNano\":\"1700000000000000000\"";
+    for v in [
+        1.1099999999999999_f64,
+        1.11,
+        0.1 + 0.2,
+        5e-324,
+        1.7976931348623157e308,
+    ] {
+        let d = json(&gauge(&format!(r#"{{{t},"asDouble":{v:?}}}"#)));
+        assert!(d.rejected.is_empty(), "{v:?}: {:?}", d.rejected);
+        assert_eq!(d.samples[0].value.to_bits(), v.to_bits(), "{v:?}");
+    }
+}
