@@ -9,12 +9,15 @@
 //! - [`ingest`]: the loop that ties them together, and its exactly-once
 //!   protocol.
 //! - [`produce`]: synthetic samples for demos and benchmarks.
+//! - [`collect`]: the HTTP push collector (line protocol, JSON, Prometheus
+//!   remote write → Kafka).
 //! - [`agent`]: this machine's metrics as samples, and their delivery to
 //!   Kafka (`strata agent`).
 //! - [`stats`] holds the ingest counters.
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod collect;
 pub mod decode;
 pub mod error;
 pub mod ingest;
