@@ -53,6 +53,30 @@ pub(crate) enum Command {
         #[command(flatten)]
         maintenance: MaintenanceArgs,
     },
+    /// Receive samples over HTTP and produce them to Kafka: InfluxDB line
+    /// protocol and the seed's JSON on POST /api/v1/write, Prometheus
+    /// remote write 1.0 on POST /api/v1/prom/write.
+    ///
+    /// Answers 204 once Kafka acknowledged every sample, 400 naming what
+    /// was refused (the rest is stored), 413 over a request limit, 503
+    /// with Retry-After when Kafka does not acknowledge in time. Stateless:
+    /// run several behind a load balancer.
+    Collect {
+        #[command(flatten)]
+        kafka: KafkaArgs,
+        /// Listen address of the collector (8086 is InfluxDB's port).
+        #[arg(long, env = "STRATA_COLLECT_LISTEN", default_value = "127.0.0.1:8086")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        collect: CollectArgs,
+        /// Refuse samples more than this far ahead of the clock.
+        #[arg(long, env = "STRATA_MAX_FUTURE", default_value = "1day", value_parser = humantime::parse_duration)]
+        max_future: Duration,
+        /// Joins a line protocol measurement and field into a metric name:
+        /// `cpu` + `usage_idle` → `cpu.usage_idle`.
+        #[arg(long, env = "STRATA_NAME_SEPARATOR", default_value = ".")]
+        name_separator: char,
+    },
     /// Evaluate alerting rules on the live topic and send notifications.
     ///
     /// Reads every partition of --topic (consumer group --alerts-group),
@@ -92,6 +116,11 @@ pub(crate) enum Command {
         pg: PgArgs,
         #[command(flatten)]
         alerts: UpAlertArgs,
+        /// Listen address of the HTTP push collector (see `strata collect`).
+        #[arg(long, env = "STRATA_COLLECT_ADDR", default_value = "127.0.0.1:8086")]
+        collect_addr: SocketAddr,
+        #[command(flatten)]
+        collect: CollectArgs,
         /// Also produce demo samples and print a query over them.
         #[arg(long, env = "STRATA_DEMO")]
         demo: bool,
@@ -467,6 +496,91 @@ pub(crate) struct PgArgs {
     /// TLS).
     #[arg(long, env = "STRATA_PG_ADDR", default_value = "127.0.0.1:5433")]
     pub(crate) pg_addr: SocketAddr,
+}
+
+/// Limits of the HTTP push collector (`strata collect`, `strata up`).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Collector")]
+pub(crate) struct CollectArgs {
+    /// Largest request body, as received and again once decompressed
+    /// (413).
+    #[arg(
+        long,
+        env = "STRATA_COLLECT_MAX_BODY_SIZE",
+        value_name = "BYTES",
+        default_value = "25MiB"
+    )]
+    pub(crate) max_body_size: bytesize::ByteSize,
+    /// Most samples one request may hold (413; nothing is stored).
+    #[arg(
+        long,
+        env = "STRATA_COLLECT_MAX_SAMPLES_PER_REQUEST",
+        value_name = "N",
+        default_value_t = 100_000
+    )]
+    pub(crate) max_samples_per_request: usize,
+    /// Most labels a series may have, the metric name not counted (400
+    /// naming the series).
+    #[arg(
+        long,
+        env = "STRATA_COLLECT_MAX_LABELS_PER_SERIES",
+        value_name = "N",
+        default_value_t = 30
+    )]
+    pub(crate) max_labels_per_series: usize,
+    /// Longest label name in bytes (400 naming the series).
+    #[arg(
+        long,
+        env = "STRATA_COLLECT_MAX_LABEL_NAME_LENGTH",
+        value_name = "BYTES",
+        default_value_t = 1024
+    )]
+    pub(crate) max_label_name_length: usize,
+    /// Longest label value or metric name in bytes (400 naming the
+    /// series).
+    #[arg(
+        long,
+        env = "STRATA_COLLECT_MAX_LABEL_VALUE_LENGTH",
+        value_name = "BYTES",
+        default_value_t = 2048
+    )]
+    pub(crate) max_label_value_length: usize,
+    /// Most distinct series per metric name this collector process
+    /// accepts; samples of further new series are refused (400). Counted
+    /// in memory per process and forgotten at restart (0: no limit).
+    #[arg(
+        long,
+        env = "STRATA_COLLECT_MAX_SERIES_PER_METRIC",
+        value_name = "N",
+        default_value_t = 100_000
+    )]
+    pub(crate) max_series_per_metric: usize,
+    /// How long Kafka may take to acknowledge a request's samples before
+    /// the client gets a 503 (the producer's message.timeout.ms and
+    /// request.timeout.ms, unless set with -X).
+    #[arg(long, env = "STRATA_COLLECT_PRODUCE_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) produce_timeout: Duration,
+}
+
+impl CollectArgs {
+    /// The collector's options, decoding with `decode`.
+    pub(crate) fn options(
+        &self,
+        decode: strata_pipeline::decode::DecodeLimits,
+    ) -> strata_pipeline::collect::CollectOptions {
+        strata_pipeline::collect::CollectOptions {
+            limits: strata_pipeline::collect::Limits {
+                max_body_bytes: usize::try_from(self.max_body_size.as_u64()).unwrap_or(usize::MAX),
+                max_samples: self.max_samples_per_request,
+                max_labels: self.max_labels_per_series,
+                max_label_name_len: self.max_label_name_length,
+                max_label_value_len: self.max_label_value_length,
+                max_series_per_metric: self.max_series_per_metric,
+            },
+            decode,
+            produce_timeout: self.produce_timeout,
+        }
+    }
 }
 
 /// What `strata produce` writes.

@@ -3,6 +3,7 @@
 
 mod agent;
 mod alerts;
+mod collect;
 mod compact;
 mod ingest;
 mod produce;
@@ -30,6 +31,16 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             ingest,
             maintenance,
         } => ingest::run(kafka, store, ingest, maintenance).await,
+        Command::Collect {
+            kafka,
+            listen,
+            collect,
+            max_future,
+            name_separator,
+        } => {
+            let decode = collect::decode_limits(max_future, name_separator);
+            collect::run(kafka, listen, collect, decode).await
+        }
         Command::Serve { store, http, pg } => serve::run(store, http, pg).await,
         Command::Up {
             kafka,
@@ -40,7 +51,25 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             alerts,
             maintenance,
             demo,
-        } => up::run(kafka, store, ingest, http, pg, alerts, maintenance, demo).await,
+            collect_addr,
+            collect,
+        } => {
+            up::run(
+                kafka,
+                store,
+                ingest,
+                http,
+                pg,
+                alerts,
+                maintenance,
+                up::Collect {
+                    addr: collect_addr,
+                    args: collect,
+                },
+                demo,
+            )
+            .await
+        }
         Command::Compact {
             store,
             closed_before,

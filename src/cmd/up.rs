@@ -1,5 +1,5 @@
-//! `strata up`: ingest and serve in one process, with an embedded
-//! development broker when no brokers are given.
+//! `strata up`: ingest, serve and the HTTP push collector in one process,
+//! with an embedded development broker when no brokers are given.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +12,16 @@ use strata_pipeline::produce::{ProduceOptions, produce};
 use strata_query::QueryEngine;
 
 use crate::cli::{
-    HttpArgs, IngestArgs, KafkaArgs, MaintenanceArgs, PgArgs, StoreArgs, UpAlertArgs,
+    CollectArgs, HttpArgs, IngestArgs, KafkaArgs, MaintenanceArgs, PgArgs, StoreArgs, UpAlertArgs,
 };
+
+/// Where `strata up`'s collector listens, and its limits.
+pub(crate) struct Collect {
+    /// `--collect-addr`.
+    pub(crate) addr: std::net::SocketAddr,
+    /// The collector's limits.
+    pub(crate) args: CollectArgs,
+}
 
 const DEMO_QUERY: &str = "SELECT metric_name, count(*) AS samples, round(avg(value), 2) AS avg, \
     max(ts) AS newest FROM metrics_raw GROUP BY metric_name ORDER BY metric_name";
@@ -28,6 +36,7 @@ pub(crate) async fn run(
     pg: PgArgs,
     alerts: UpAlertArgs,
     maintenance: MaintenanceArgs,
+    collect: Collect,
     demo: bool,
 ) -> anyhow::Result<()> {
     let maintenance = super::maintenance_options(&maintenance)?;
@@ -73,6 +82,16 @@ pub(crate) async fn run(
         })?;
     let pg_addr = pg_listener.local_addr()?;
     tracing::info!(addr = %pg_addr, "serving SQL over the PostgreSQL wire protocol");
+    let collect_listener = super::collect::bind(collect.addr).await?;
+    let collector = super::collect::start(
+        &config,
+        collect.args.options(super::collect::decode_limits(
+            args.max_future,
+            args.name_separator,
+        )),
+    )
+    .await?;
+    let collect_addr = super::collect::announce(&collect_listener)?;
     let shutdown = super::shutdown_on_signal();
 
     let stats = Arc::new(IngestStats::default());
@@ -90,6 +109,11 @@ pub(crate) async fn run(
     let pg_server = tokio::spawn(strata_query::pg::serve(
         pg_listener,
         Arc::clone(&engine),
+        shutdown.clone().cancelled_owned(),
+    ));
+    let collect_server = tokio::spawn(strata_pipeline::collect::serve(
+        collect_listener,
+        collector,
         shutdown.clone().cancelled_owned(),
     ));
     let reporter = tokio::spawn(super::ingest::report(Arc::clone(&stats)));
@@ -120,7 +144,9 @@ pub(crate) async fn run(
         );
     }
     eprintln!(
-        "  Store: {}\n  SQL:   POST http://{http_addr}/api/v1/sql\n         strata sql --server http://{http_addr} \"{DEMO_QUERY}\"\n         psql -h {} -p {} -U strata  (PostgreSQL wire protocol, read-only)\n",
+        "  Store: {}\n  SQL:   POST http://{http_addr}/api/v1/sql\n         strata sql --server http://{http_addr} \"{DEMO_QUERY}\"\n         psql -h {} -p {} -U strata  (PostgreSQL wire protocol, read-only)\n  \
+         Push:  POST http://{collect_addr}/api/v1/write (line protocol, JSON)\n         \
+         POST http://{collect_addr}/api/v1/prom/write (Prometheus remote write)\n",
         store.store,
         pg_addr.ip(),
         pg_addr.port()
@@ -173,6 +199,7 @@ pub(crate) async fn run(
     shutdown.cancel();
     let server_res = server.await?;
     let pg_res = pg_server.await?;
+    let collect_res = collect_server.await?;
     let evaluator_res = match evaluator {
         Some(e) => e.await?,
         None => Ok(()),
@@ -190,6 +217,7 @@ pub(crate) async fn run(
     ingest_res?;
     server_res?;
     pg_res?;
+    collect_res?;
     evaluator_res?;
     Ok(())
 }
