@@ -671,31 +671,43 @@ fn rw_series(labels: &[(&str, &str)], t_ns: i64) -> prometheus_reqwest_remote_wr
     }
 }
 
+/// A private tansu, killed (SIGKILL) when dropped.
+struct Broker(Child);
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A private tansu on `port` keeping its data in `dir` (SQLite), so that
 /// what it acknowledged survives its restart.
-fn private_broker(dir: &std::path::Path, port: u16) -> Child {
+fn private_broker(dir: &std::path::Path, port: u16) -> Broker {
     let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new("tansu")
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "sqlite://broker.db",
-        ])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tansu is installed (scripts/install-tansu.sh)");
+    let broker = Broker(
+        Command::new("tansu")
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "sqlite://broker.db",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu is installed (scripts/install-tansu.sh)"),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "tansu did not start on {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
+    broker
 }
 
 /// Kill the broker while four clients write without pause: the collector
@@ -707,7 +719,7 @@ async fn broker_outage_answers_503_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let brokers = format!("127.0.0.1:{port}");
-    let mut broker = private_broker(dir.path(), port);
+    let broker = private_broker(dir.path(), port);
     let topic = unique_topic("collect-outage");
     let c = Collect::spawn(&brokers, &topic, &["--produce-timeout", "2s"]);
     let stop = Arc::new(AtomicBool::new(false));
@@ -742,12 +754,11 @@ async fn broker_outage_answers_503_and_loses_nothing_acknowledged() {
 
     // Up: writes are acknowledged. Then down, with requests in flight.
     wait_for(40, "no writes acknowledged").await;
-    broker.kill().unwrap();
-    broker.wait().unwrap();
+    drop(broker);
     tokio::time::sleep(Duration::from_secs(8)).await;
     let during = stored.load(Ordering::Relaxed);
     // Back: the collector recovers by itself.
-    let mut broker = private_broker(dir.path(), port);
+    let broker = private_broker(dir.path(), port);
     wait_for(during + 40, "the collector did not recover").await;
     stop.store(true, Ordering::Relaxed);
     let mut acked = Vec::new();
@@ -780,8 +791,7 @@ async fn broker_outage_answers_503_and_loses_nothing_acknowledged() {
         &lost[..lost.len().min(5)]
     );
     c.proc.terminate();
-    broker.kill().unwrap();
-    broker.wait().unwrap();
+    drop(broker);
 }
 
 /// A client of the outage test: numbered requests, and what was
