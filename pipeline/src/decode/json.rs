@@ -258,7 +258,8 @@ impl Wire {
     }
 }
 
-fn kind(v: &Value) -> String {
+/// What a JSON value is, for messages: `number 3`, `string "x"`, `an array`.
+pub(super) fn kind(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("boolean {b}"),

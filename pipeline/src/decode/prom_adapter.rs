@@ -23,6 +23,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use strata_schemas::{Labels, Sample};
 
+use super::json::kind;
 use super::timestamp;
 use super::{DecodeLimits, Decoded, Rejected};
 
@@ -221,17 +222,6 @@ fn finite(v: f64, text: &str) -> Result<f64, String> {
              since one NaN or infinity would spoil every aggregate of its window (from Prometheus, \
              a NaN is most often a staleness marker, the end of a series, not a measurement)"
         ))
-    }
-}
-
-fn kind(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
     }
 }
 

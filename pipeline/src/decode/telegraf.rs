@@ -29,6 +29,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use strata_schemas::{Labels, Sample};
 
+use super::json::kind;
 use super::timestamp;
 use super::{DecodeLimits, Decoded, Rejected};
 
@@ -285,17 +286,6 @@ impl Metric {
         }
         out.skipped_fields += skipped;
         Ok(())
-    }
-}
-
-fn kind(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
     }
 }
 
