@@ -147,10 +147,12 @@ pub struct Rejected {
     /// Why, in words a producer's author can act on.
     pub reason: String,
     /// Which part of the message: the index of the element in a JSON array
-    /// (from 0), or the line number in line protocol (from 1, counting
-    /// blank and comment lines); `None`: the whole message.
+    /// (from 0), the line number in line protocol (from 1, counting
+    /// blank and comment lines), or the data point's position in an OTLP
+    /// message (from 0, see [`otlp`]); `None`: the whole message.
     pub index: Option<usize>,
-    /// The rejected bytes: the element or the line, else the message.
+    /// The rejected bytes: the element, the line or a one-point OTLP
+    /// message, else the message.
     pub bytes: Vec<u8>,
 }
 
@@ -162,8 +164,9 @@ pub struct Decoded {
     /// Parts of the message that must be dead-lettered.
     pub rejected: Vec<Rejected>,
     /// Fields of a well-formed record that hold no number (line protocol
-    /// and Telegraf string fields): skipped, neither stored nor
-    /// dead-lettered, and counted so that their loss is visible.
+    /// and Telegraf string fields, OTLP points flagged no-recorded-value):
+    /// skipped, neither stored nor dead-lettered, and counted so that their
+    /// loss is visible.
     pub skipped_fields: usize,
 }
 
