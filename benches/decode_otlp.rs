@@ -11,6 +11,11 @@
 //! decode to the same samples.
 //!
 //! `cargo bench --bench decode_otlp`
+//!
+//! Measured (release, 2 cores with load ~3 from other builds, criterion
+//! `--warm-up-time 1 --measurement-time 3`, medians): otlp_proto 3.78 ms a
+//! batch, 846 k samples/s; otlp_json (825 KB) 5.94 ms, 538 k samples/s;
+//! detected rather than given: 4.42 ms (723 k/s) and 6.01 ms (532 k/s).
 
 use criterion::{Criterion, Throughput, criterion_main};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
