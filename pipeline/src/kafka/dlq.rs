@@ -1,7 +1,8 @@
 //! The dead-letter producer.
 //!
-//! Undecodable messages (or array elements) go to the dead-letter topic
-//! with the original bytes and, in headers, why and where they came from:
+//! Undecodable messages (or array elements, or lines) go to the dead-letter
+//! topic with the original bytes and, in headers, why and where they came
+//! from:
 //!
 //! | header                    | value                                   |
 //! |---------------------------|-----------------------------------------|
@@ -9,7 +10,7 @@
 //! | `strata.source.topic`     | topic of the original message           |
 //! | `strata.source.partition` | its partition                           |
 //! | `strata.source.offset`    | its offset                              |
-//! | `strata.source.index`     | element index, for one element of an array |
+//! | `strata.source.index`     | for part of a message: the element's index in an array, or the line number in line protocol |
 //!
 //! Sends are not awaited one by one (that would slow the consumer); ingest
 //! awaits all outstanding deliveries before it commits the offsets of the
