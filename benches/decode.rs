@@ -5,6 +5,12 @@
 //! for a few hosts, many lines (or metrics) per message.
 //!
 //! `cargo bench --bench decode`
+//!
+//! Measured (2 cores shared with other builds, load ~1.4; medians, samples/s
+//! on one core): seed JSON 2.58 M one per message, 1.68 M in arrays of 100;
+//! line protocol 2.25 M at 104 lines per message (2.23 M detected), 2.72 M
+//! at one line per message; Telegraf JSON 3.02 M in batches of 104
+//! metrics, 4.23 M one metric per message; prometheus-kafka-adapter 1.56 M.
 
 use criterion::{Criterion, Throughput, criterion_main};
 use strata_pipeline::decode::{DecodeLimits, Format, decode, json};
