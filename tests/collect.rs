@@ -16,16 +16,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use datafusion::arrow::array::{Array, AsArray, MapArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use reqwest::StatusCode;
 use strata_pipeline::decode::{DecodeLimits, json};
 use strata_schemas::{Labels, Sample};
-use strata_storage::{Store, TableLog};
 
 /// A running `strata collect` on `topic`, and its base URL.
 struct Collect {
@@ -154,44 +150,6 @@ fn topic_rows(brokers: &str, topic: &str, want: usize) -> Vec<String> {
         .iter()
         .flat_map(|(_, s)| s.iter().map(row))
         .collect();
-    rows.sort();
-    rows
-}
-
-/// Every row of the raw tier as `name{labels} ts_ns value`, sorted.
-async fn raw_rows(dir: &std::path::Path) -> Vec<String> {
-    let store = Store::open(&format!("file://{}", dir.display())).unwrap();
-    let log = Arc::new(TableLog::open(store).await.unwrap());
-    let engine = strata_query::QueryEngine::new(log).unwrap();
-    let (_, batches) = engine
-        .sql("SELECT metric_name, labels, CAST(ts AS BIGINT) AS ts, value FROM metrics_raw")
-        .await
-        .unwrap();
-    let mut rows = Vec::new();
-    for b in &batches {
-        let names = cast(b.column(0), &DataType::Utf8).unwrap();
-        let names = names.as_string::<i32>();
-        let maps: &MapArray = b.column(1).as_map();
-        let keys = cast(maps.keys(), &DataType::Utf8).unwrap();
-        let values = cast(maps.values(), &DataType::Utf8).unwrap();
-        let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
-        let ts = b.column(2).as_primitive::<Int64Type>();
-        let value = b.column(3).as_primitive::<Float64Type>();
-        let offsets = maps.value_offsets();
-        for r in 0..b.num_rows() {
-            let labels = Labels::from_pairs(
-                (offsets[r] as usize..offsets[r + 1] as usize)
-                    .filter(|&i| values.is_valid(i))
-                    .map(|i| (keys.value(i), values.value(i))),
-            );
-            rows.push(format!(
-                "{}{labels} {} {}",
-                names.value(r),
-                ts.value(r),
-                value.value(r)
-            ));
-        }
-    }
     rows.sort();
     rows
 }

@@ -268,3 +268,58 @@ pub async fn wait_for_rows(dir: &std::path::Path, want: u64, timeout: Duration, 
         proc.dump()
     );
 }
+
+/// Every row of the raw tier as `name{labels} ts_ns value`, sorted.
+pub async fn raw_rows(dir: &std::path::Path) -> Vec<String> {
+    let store = Store::open(&format!("file://{}", dir.display())).unwrap();
+    let log = Arc::new(TableLog::open(store).await.unwrap());
+    let engine = strata_query::QueryEngine::new(log).unwrap();
+    let (_, batches) = engine
+        .sql("SELECT metric_name, labels, CAST(ts AS BIGINT) AS ts, value FROM metrics_raw")
+        .await
+        .unwrap();
+    use datafusion::arrow::array::AsArray;
+    let mut rows = Vec::new();
+    for b in &batches {
+        let names = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let names = names.as_string::<i32>();
+        let maps: &datafusion::arrow::array::MapArray = b.column(1).as_map();
+        let keys = datafusion::arrow::compute::cast(
+            maps.keys(),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let values = datafusion::arrow::compute::cast(
+            maps.values(),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
+        let ts = b
+            .column(2)
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let value = b
+            .column(3)
+            .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let offsets = maps.value_offsets();
+        for r in 0..b.num_rows() {
+            let labels = strata_schemas::Labels::from_pairs(
+                (offsets[r] as usize..offsets[r + 1] as usize)
+                    .filter(|&i| values.is_valid(i))
+                    .map(|i| (keys.value(i), values.value(i))),
+            );
+            rows.push(format!(
+                "{}{labels} {} {}",
+                names.value(r),
+                ts.value(r),
+                value.value(r)
+            ));
+        }
+    }
+    rows.sort();
+    rows
+}
