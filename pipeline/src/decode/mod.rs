@@ -108,11 +108,12 @@ pub fn decode(format: Format, payload: &[u8], limits: DecodeLimits, now_ns: i64)
 /// The format of one message, never [`Format::Auto`]:
 /// - not UTF-8: OTLP protobuf (a protobuf `MetricsData` starts with field
 ///   1, byte `0x0A`; line protocol is text);
-/// - JSON (first non-blank byte `{` or `[`): OTLP when it has
-///   `"resourceMetrics"`, the seed's when it has `"metric_name"`, Telegraf's
-///   when it has `"fields"`, prometheus-kafka-adapter's when it has
-///   `"labels"` and `"name"`; otherwise the seed's, whose decoder then says
-///   what is missing;
+/// - JSON (first non-blank byte `{` or `[`), by the keys of its first
+///   object (the message, or the first element of an array), never by
+///   what its values hold: OTLP when one is `resourceMetrics`, the seed's
+///   for `metric_name`, Telegraf's for `fields` (or a `metrics` batch),
+///   prometheus-kafka-adapter's for `labels` and `name`; otherwise the
+///   seed's, whose decoder then says what is missing;
 /// - any other text: line protocol, unless it starts with byte `0x0A` and
 ///   no line parses (a protobuf message that happens to be UTF-8).
 pub fn detect(payload: &[u8]) -> Format {
@@ -123,21 +124,70 @@ pub fn detect(payload: &[u8]) -> Format {
     }
     match first {
         Some(b'{' | b'[') => {
-            let has = |key: &[u8]| memchr::memmem::find(payload, key).is_some();
-            if has(b"\"resourceMetrics\"") {
-                Format::OtlpJson
-            } else if has(b"\"metric_name\"") {
-                Format::Json
-            } else if has(b"\"fields\"") {
-                Format::TelegrafJson
-            } else if has(b"\"labels\"") && has(b"\"name\"") {
-                Format::PromAdapter
-            } else {
-                Format::Json
-            }
+            let (mut labels, mut name) = (false, false);
+            let mut format = Format::Json;
+            first_object_keys(payload, |key| {
+                format = match key {
+                    b"resourceMetrics" => Format::OtlpJson,
+                    b"metric_name" => Format::Json,
+                    b"fields" | b"metrics" => Format::TelegrafJson,
+                    b"labels" | b"name" => {
+                        labels |= key == b"labels";
+                        name |= key == b"name";
+                        if !(labels && name) {
+                            return false;
+                        }
+                        Format::PromAdapter
+                    }
+                    _ => return false,
+                };
+                true
+            });
+            format
         }
         _ if payload.first() == Some(&0x0A) && !line::any_line_parses(payload) => Format::OtlpProto,
         _ => Format::Influx,
+    }
+}
+
+/// Calls `visit` with each key of the first JSON object in `payload` (the
+/// message itself, or the first element of a top-level array), raw as
+/// written, until `visit` returns true or the object ends. Nested values
+/// are skipped without being parsed: detection costs one pass over the
+/// first object at most, and a label named `fields` is not a key.
+fn first_object_keys(payload: &[u8], mut visit: impl FnMut(&[u8]) -> bool) {
+    let mut depth = 0usize;
+    let mut object_depth = None;
+    let mut i = 0;
+    while i < payload.len() {
+        match payload[i] {
+            b'"' => {
+                let start = i + 1;
+                let mut end = start;
+                while end < payload.len() && payload[end] != b'"' {
+                    end += if payload[end] == b'\\' { 2 } else { 1 };
+                }
+                if end >= payload.len() {
+                    return;
+                }
+                i = end + 1;
+                let is_key = object_depth == Some(depth)
+                    && payload[i..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':');
+                if is_key && visit(&payload[start..end]) {
+                    return;
+                }
+                continue;
+            }
+            b'{' => {
+                depth += 1;
+                object_depth.get_or_insert(depth);
+            }
+            b'[' => depth += 1,
+            b'}' if object_depth == Some(depth) => return,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
     }
 }
 
@@ -187,6 +237,53 @@ impl Default for DecodeLimits {
         Self {
             max_future_ns: 24 * 3_600 * 1_000_000_000,
             separator: '.',
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detect_reads_keys_not_values() {
+        let cases: &[(&str, Format)] = &[
+            // A label named `fields`, valued `resourceMetrics`: still the adapter.
+            (
+                r#"{"timestamp":"2026-01-01T00:00:00Z","value":"1","name":"up","labels":{"__name__":"up","fields":"resourceMetrics"}}"#,
+                Format::PromAdapter,
+            ),
+            // The seed's sample with labels that look like other formats' keys.
+            (
+                r#"{"labels":{"fields":"a","name":"b"},"metric_name":"up","value":1,"timestamp":1}"#,
+                Format::Json,
+            ),
+            (
+                r#"[{"metric_name":"up","labels":{"fields":"x"},"value":1,"timestamp":1}]"#,
+                Format::Json,
+            ),
+            // Telegraf single and batch; a tag named `metric_name` is not a key.
+            (
+                r#"{"fields":{"x":1},"name":"cpu","tags":{"metric_name":"m"},"timestamp":1}"#,
+                Format::TelegrafJson,
+            ),
+            (
+                r#"{"metrics":[{"fields":{"x":1},"name":"cpu","tags":{},"timestamp":1}]}"#,
+                Format::TelegrafJson,
+            ),
+            (r#" {"resourceMetrics":[]}"#, Format::OtlpJson),
+            // Escaped quotes inside a value do not start a key.
+            (
+                r#"{"labels":{"a":"x\"metric_name\":"},"name":"up","value":"1","timestamp":"2026-01-01T00:00:00Z"}"#,
+                Format::PromAdapter,
+            ),
+            // Nothing recognisable, or cut short: the seed's decoder says why.
+            (r#"{"name":"up"}"#, Format::Json),
+            (r#"{"labels":{"name":"#, Format::Json),
+            ("[]", Format::Json),
+        ];
+        for (message, format) in cases {
+            assert_eq!(detect(message.as_bytes()), *format, "{message}");
         }
     }
 }
