@@ -6,13 +6,9 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 
 /// The messages, each as its producer writes it, and the rows they must
 /// give, as `name{labels} ts_ns value`.
@@ -87,44 +83,6 @@ fn messages() -> (Vec<(String, Vec<u8>)>, Vec<&'static str>) {
     (messages, rows)
 }
 
-/// Reads `want` dead letters of `topic`: their headers, and the payload
-/// under `"payload"`.
-fn dead_letters(brokers: &str, topic: &str, want: usize) -> Vec<HashMap<String, String>> {
-    let dlq: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("{topic}-check"))
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "10")
-        .create()
-        .unwrap();
-    dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
-    let mut letters = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while letters.len() < want && Instant::now() < deadline {
-        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
-            let mut h: HashMap<String, String> = m
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_string(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            h.insert(
-                "payload".into(),
-                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-            );
-            letters.push(h);
-        }
-    }
-    letters
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_format_lands_in_the_raw_tier_detected() {
     let bed = Bed::new("formats");
@@ -158,7 +116,10 @@ async fn every_format_lands_in_the_raw_tier_detected() {
         "raw tier (left) vs expected"
     );
 
-    let letters = dead_letters(&bed.brokers, &bed.topic, 2);
+    let letters: Vec<_> = dead_letters(&bed.brokers, &bed.topic, 2)
+        .iter()
+        .map(Letter::as_map)
+        .collect();
     assert_eq!(letters.len(), 2, "dead letters: {letters:?}");
     let line = letters
         .iter()

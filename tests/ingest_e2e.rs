@@ -4,13 +4,9 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
@@ -150,38 +146,10 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
     );
 
     // Dead letters: the five bad messages and the one bad element.
-    let dlq: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers.as_str())
-        .set("group.id", format!("{topic}-check"))
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "10")
-        .create()
-        .unwrap();
-    dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
-    let mut letters: Vec<HashMap<String, String>> = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while letters.len() < bad.len() + 1 && std::time::Instant::now() < deadline {
-        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
-            let mut h: HashMap<String, String> = m
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_string(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            h.insert(
-                "payload".into(),
-                String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-            );
-            letters.push(h);
-        }
-    }
+    let letters: Vec<_> = dead_letters(brokers, topic, bad.len() + 1)
+        .iter()
+        .map(Letter::as_map)
+        .collect();
     assert_eq!(letters.len(), bad.len() + 1, "dead letters: {letters:?}");
     for (payload, reason) in &bad {
         let l = letters

@@ -10,13 +10,9 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 use strata_pipeline::decode::{self, DecodeLimits, Format};
 
 fn golden(name: &str) -> Vec<u8> {
@@ -35,48 +31,6 @@ fn expected(name: &str) -> Vec<String> {
         .filter(|l| !l.starts_with('#') && !l.starts_with("skipped "))
         .map(str::to_string)
         .collect()
-}
-
-/// A dead letter: its headers and payload.
-struct Letter {
-    headers: HashMap<String, String>,
-    payload: Vec<u8>,
-}
-
-/// Reads `want` dead letters of `topic`, or what came in 30 s.
-fn dead_letters(brokers: &str, topic: &str, want: usize) -> Vec<Letter> {
-    let dlq: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("{topic}-check"))
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "10")
-        .create()
-        .unwrap();
-    dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
-    let mut letters = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while letters.len() < want && Instant::now() < deadline {
-        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
-            let headers = m
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_string(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            letters.push(Letter {
-                headers,
-                payload: m.payload().unwrap_or_default().to_vec(),
-            });
-        }
-    }
-    letters
 }
 
 /// A gauge batch whose second point is in 2100: that point alone is

@@ -5,6 +5,7 @@
 //! When it is missing they fail with instructions, never skip.
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::process::{Child, Command, Stdio};
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, Float64Array, Int64Array};
 use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use strata_storage::{Store, TableLog};
 
@@ -322,4 +325,60 @@ pub async fn raw_rows(dir: &std::path::Path) -> Vec<String> {
     }
     rows.sort();
     rows
+}
+
+/// A dead letter: its headers and payload.
+#[derive(Debug)]
+pub struct Letter {
+    pub headers: HashMap<String, String>,
+    pub payload: Vec<u8>,
+}
+
+impl Letter {
+    /// The headers, with the payload (as text) under `"payload"`.
+    pub fn as_map(&self) -> HashMap<String, String> {
+        let mut map = self.headers.clone();
+        map.insert(
+            "payload".into(),
+            String::from_utf8_lossy(&self.payload).into_owned(),
+        );
+        map
+    }
+}
+
+/// Reads `want` dead letters of `topic` (from `<topic>.dlq`), or what came
+/// in 30 s.
+pub fn dead_letters(brokers: &str, topic: &str, want: usize) -> Vec<Letter> {
+    let dlq: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{topic}-check"))
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .unwrap();
+    dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    let mut letters = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while letters.len() < want && Instant::now() < deadline {
+        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
+            let headers = m
+                .headers()
+                .map(|hs| {
+                    hs.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_string(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            letters.push(Letter {
+                headers,
+                payload: m.payload().unwrap_or_default().to_vec(),
+            });
+        }
+    }
+    letters
 }
