@@ -112,9 +112,9 @@ struct Wire {
 /// the first problem kept as a reason rather than a serde error, so that the
 /// dead letter says what was wrong in the producer's terms.
 #[derive(Default)]
-struct LabelPairs {
-    pairs: Vec<(String, String)>,
-    error: Option<String>,
+pub(super) struct LabelPairs {
+    pub(super) pairs: Vec<(String, String)>,
+    pub(super) error: Option<String>,
 }
 
 impl LabelPairs {
@@ -198,7 +198,7 @@ impl<'de> Deserialize<'de> for LabelPairs {
 }
 
 /// Tells a field given as `null` (`Some(Null)`) from a missing one (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+pub(super) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 

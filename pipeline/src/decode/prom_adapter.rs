@@ -19,11 +19,10 @@
 //!   never a label.
 
 use serde::Deserialize;
-use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use strata_schemas::{Labels, Sample};
 
-use super::json::kind;
+use super::json::{LabelPairs, kind, present};
 use super::timestamp;
 use super::{DecodeLimits, Decoded, Rejected};
 
@@ -62,110 +61,23 @@ struct Wire {
     labels: LabelPairs,
 }
 
-/// Tells a field given as `null` (`Some(Null)`) from a missing one (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-/// The `labels` object read straight into pairs, `__name__` aside, with the
-/// first problem kept as a reason.
-#[derive(Default)]
-struct LabelPairs {
-    pairs: Vec<(String, String)>,
-    name: Option<String>,
-    error: Option<String>,
-}
-
-impl LabelPairs {
-    fn wrong(found: &str) -> Self {
-        Self {
-            error: Some(format!(
-                "\"labels\" must be an object of strings, found {found}"
-            )),
-            ..Self::default()
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for LabelPairs {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = LabelPairs;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object of string labels")
-            }
-
-            fn visit_unit<E: serde::de::Error>(self) -> Result<LabelPairs, E> {
-                Ok(LabelPairs::default())
-            }
-
-            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<LabelPairs, E> {
-                Ok(LabelPairs::wrong(&format!("boolean {v}")))
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<LabelPairs, E> {
-                Ok(LabelPairs::wrong(&format!("number {v}")))
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<LabelPairs, E> {
-                Ok(LabelPairs::wrong(&format!("number {v}")))
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<LabelPairs, E> {
-                Ok(LabelPairs::wrong(&format!("number {v}")))
-            }
-
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LabelPairs, E> {
-                Ok(LabelPairs::wrong(&format!("string {v:?}")))
-            }
-
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<LabelPairs, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(LabelPairs::wrong("an array"))
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelPairs, A::Error> {
-                let mut out = LabelPairs {
-                    pairs: Vec::with_capacity(map.size_hint().unwrap_or(8)),
-                    ..LabelPairs::default()
-                };
-                while let Some(k) = map.next_key::<String>()? {
-                    let v: Value = map.next_value()?;
-                    if out.error.is_some() {
-                        continue;
-                    }
-                    match v {
-                        _ if k.is_empty() => {
-                            out.error = Some("label names must not be empty".into())
-                        }
-                        Value::String(s) if k == "__name__" => out.name = Some(s),
-                        Value::String(s) => out.pairs.push((k, s)),
-                        other => {
-                            out.error = Some(format!(
-                                "label {k:?} must be a string, found {}",
-                                kind(&other)
-                            ))
-                        }
-                    }
-                }
-                Ok(out)
-            }
-        }
-        d.deserialize_any(Visit)
-    }
-}
-
 impl Wire {
     fn into_sample(self, limits: DecodeLimits, now_ns: i64) -> Result<Sample, String> {
-        if let Some(reason) = self.labels.error {
+        let mut labels = self.labels;
+        if let Some(reason) = labels.error {
             return Err(reason);
         }
-        let metric_name = match (self.name, self.labels.name) {
+        // `__name__` is never a label; the last one given is the name when
+        // `name` is missing.
+        let mut label_name = None;
+        labels.pairs.retain_mut(|(k, v)| {
+            let is_name = k == "__name__";
+            if is_name {
+                label_name = Some(std::mem::take(v));
+            }
+            !is_name
+        });
+        let metric_name = match (self.name, label_name) {
             (Some(Value::String(n)), _) if !n.is_empty() => n,
             (None | Some(Value::Null), Some(n)) if !n.is_empty() => n,
             (Some(Value::String(_)), _) => return Err("\"name\" is empty".into()),
@@ -206,7 +118,7 @@ impl Wire {
         };
         Ok(Sample {
             metric_name,
-            labels: Labels::from_pairs(self.labels.pairs),
+            labels: Labels::from_pairs(labels.pairs),
             ts_ns,
             value,
         })
