@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every message decoder with cargo-fuzz (libFuzzer), each for
 # SECONDS (default 180), seeded with the golden messages of
-# pipeline/tests/golden. Fails on a panic, a crash, or an allocation over
+# decode/tests/golden. Fails on a panic, a crash, or an allocation over
 # 512 MB (-malloc_limit_mb): no decoder may allocate without bound.
 #
 #   scripts/fuzz.sh                 # every format, 3 minutes each
@@ -24,6 +24,6 @@ for f in "${formats[@]}"; do
   mkdir -p "$corpus"
   echo "== fuzzing $f for ${secs}s (corpus $corpus)"
   STRATA_FUZZ_FORMAT="$f" cargo fuzz run --fuzz-dir fuzz --sanitizer none -O decode \
-    "$corpus" pipeline/tests/golden -- \
+    "$corpus" decode/tests/golden -- \
     -max_total_time="$secs" -malloc_limit_mb=512 -rss_limit_mb=2048 -print_final_stats=1
 done

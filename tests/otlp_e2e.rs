@@ -6,7 +6,7 @@
 //! broken message whole.
 //!
 //! The messages and their samples are the decoder's golden files
-//! (`pipeline/tests/golden/otlp/`).
+//! (`decode/tests/golden/otlp/`).
 
 mod common;
 
@@ -17,7 +17,7 @@ use strata_pipeline::decode::{self, DecodeLimits, Format};
 
 fn golden(name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/pipeline/tests/golden/otlp/{name}",
+        "{}/decode/tests/golden/otlp/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use strata_pipeline::decode::{self, DecodeLimits, Format};
+use strata_decode::{self as decode, DecodeLimits, Format};
 
 static FORMAT: LazyLock<Format> = LazyLock::new(|| {
     std::env::var("STRATA_FUZZ_FORMAT")

@@ -3,8 +3,8 @@
 //! # Layout
 //! - [`kafka`]: client configuration, topic creation, the group consumer
 //!   whose start offsets come from the store, and the dead-letter producer.
-//! - [`decode`]: payload formats → [`strata_schemas::Sample`]s, with a reason
-//!   for everything refused.
+//! - [`decode`] (the `strata-decode` crate, re-exported): payload formats →
+//!   [`strata_schemas::Sample`]s, with a reason for everything refused.
 //! - [`tier`]: buffering samples and writing tier files.
 //! - [`ingest`]: the loop that ties them together, and its exactly-once
 //!   protocol.
@@ -18,7 +18,6 @@
 
 pub mod agent;
 pub mod collect;
-pub mod decode;
 pub mod error;
 pub mod ingest;
 pub mod kafka;
@@ -30,3 +29,4 @@ pub use error::{Error, Result};
 pub use ingest::{IngestOptions, run as run_ingest};
 pub use kafka::KafkaConfig;
 pub use stats::IngestStats;
+pub use strata_decode as decode;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use opentelemetry_proto::tonic::metrics::v1::MetricsData;
 use prost::Message as _;
-use strata_pipeline::decode::{self, DecodeLimits, Decoded, Format, otlp};
+use strata_decode::{self as decode, DecodeLimits, Decoded, Format, otlp};
 
 /// The wall clock of these tests: 2027-01-15.
 const NOW: i64 = 1_800_000_000_000_000_000;

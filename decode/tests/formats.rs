@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use strata_pipeline::decode::{self, DecodeLimits, Decoded, Format};
+use strata_decode::{self as decode, DecodeLimits, Decoded, Format};
 
 /// The wall clock of these tests, 2027-01-15T08:00:00Z: the time of lines
 /// without a timestamp.
