@@ -225,18 +225,7 @@ impl Wire {
             return Err(reason);
         }
         let pairs = wire.labels.pairs;
-        let ts_ns = match wire.timestamp {
-            Some(Value::Number(n)) => timestamp::from_number(&n)?,
-            Some(Value::String(s)) => timestamp::from_rfc3339(&s)?,
-            Some(other) => {
-                return Err(format!(
-                    "\"timestamp\" must be a number or an RFC 3339 string, found {}",
-                    kind(&other)
-                ));
-            }
-            None => return Err("missing field \"timestamp\"".into()),
-        };
-        let ts_ns = timestamp::check_range(ts_ns, now_ns, limits.max_future_ns)?;
+        let ts_ns = timestamp::from_json(wire.timestamp, now_ns, limits.max_future_ns)?;
         let value = match wire.value {
             Some(Value::Number(n)) => n
                 .as_f64()

@@ -88,18 +88,7 @@ impl Wire {
                 return Err(format!("\"name\" must be a string, found {}", kind(&other)));
             }
         };
-        let ts_ns = match self.timestamp {
-            Some(Value::String(s)) => timestamp::from_rfc3339(&s)?,
-            Some(Value::Number(n)) => timestamp::from_number(&n)?,
-            Some(other) => {
-                return Err(format!(
-                    "\"timestamp\" must be an RFC 3339 string or a number, found {}",
-                    kind(&other)
-                ));
-            }
-            None => return Err("missing field \"timestamp\"".into()),
-        };
-        let ts_ns = timestamp::check_range(ts_ns, now_ns, limits.max_future_ns)?;
+        let ts_ns = timestamp::from_json(self.timestamp, now_ns, limits.max_future_ns)?;
         let value = match self.value {
             Some(Value::String(s)) => s
                 .parse::<f64>()

@@ -246,18 +246,7 @@ impl Metric {
                 }
             }
         }
-        let ts_ns = match self.timestamp {
-            Some(Value::Number(n)) => timestamp::from_number(&n)?,
-            Some(Value::String(s)) => timestamp::from_rfc3339(&s)?,
-            Some(other) => {
-                return Err(format!(
-                    "\"timestamp\" must be a number or an RFC 3339 string, found {}",
-                    kind(&other)
-                ));
-            }
-            None => return Err("missing field \"timestamp\"".into()),
-        };
-        let ts_ns = timestamp::check_range(ts_ns, now_ns, limits.max_future_ns)?;
+        let ts_ns = timestamp::from_json(self.timestamp, now_ns, limits.max_future_ns)?;
         let labels = Labels::from_pairs(pairs);
         let mut skipped = 0;
         out.samples.reserve(fields.len());

@@ -1,7 +1,7 @@
 //! Timestamps as producers write them: Unix seconds (integer or
 //! fractional), milliseconds, microseconds, nanoseconds, or RFC 3339.
 
-use serde_json::Number;
+use serde_json::{Number, Value};
 
 /// Earliest accepted sample time: 1990-01-01T00:00:00Z, in ns. Anything
 /// earlier is a unit mistake or a zero value, not a metric.
@@ -65,6 +65,23 @@ pub fn from_rfc3339(s: &str) -> Result<i64, String> {
         .map_err(|e| format!("timestamp {s:?} is not RFC 3339: {e}"))?;
     t.timestamp_nanos_opt()
         .ok_or_else(|| format!("timestamp {s:?} is out of range"))
+}
+
+/// A JSON message's `"timestamp"` field (`None`: missing), a number or an
+/// RFC 3339 string, to nanoseconds within [`check_range`].
+pub fn from_json(field: Option<Value>, now_ns: i64, max_future_ns: i64) -> Result<i64, String> {
+    let ts_ns = match field {
+        Some(Value::Number(n)) => from_number(&n)?,
+        Some(Value::String(s)) => from_rfc3339(&s)?,
+        Some(other) => {
+            return Err(format!(
+                "\"timestamp\" must be a number or an RFC 3339 string, found {}",
+                super::json::kind(&other)
+            ));
+        }
+        None => return Err("missing field \"timestamp\"".into()),
+    };
+    check_range(ts_ns, now_ns, max_future_ns)
 }
 
 /// Refuses times before 1990 or more than `max_future_ns` ahead of `now_ns`.
