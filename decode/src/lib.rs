@@ -214,7 +214,8 @@ pub struct Decoded {
     /// Parts of the message that must be dead-lettered.
     pub rejected: Vec<Rejected>,
     /// Fields of a well-formed record that hold no number (line protocol
-    /// and Telegraf string fields, OTLP points flagged no-recorded-value):
+    /// and Telegraf string fields, OTLP points flagged no-recorded-value,
+    /// prometheus-kafka-adapter `NaN` values, staleness markers mostly):
     /// skipped, neither stored nor dead-lettered, and counted so that their
     /// loss is visible.
     pub skipped_fields: usize,

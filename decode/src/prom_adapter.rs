@@ -6,12 +6,17 @@
 //! ```
 //!
 //! - `value` is a string (Go's `FormatFloat(v, 'f', -1, 64)`); a JSON
-//!   number is accepted too. `NaN`, `+Inf` and `-Inf` are refused, as the
-//!   seed's JSON samples refuse them (JSON cannot express them, and
-//!   serde_json rejects a number that overflows a float) and as OTLP does:
-//!   one of them would spoil every aggregate of its window. From Prometheus
-//!   a `NaN` is most often a staleness marker (a series that ended), which
-//!   is not a measurement.
+//!   number is accepted too.
+//! - `NaN` is skipped and counted ([`Decoded::skipped_fields`]), neither
+//!   stored nor dead-lettered. From Prometheus it is most often a staleness
+//!   marker, written once for every series that ends (the adapter's string
+//!   cannot tell it from another NaN): the end of a series, not a
+//!   measurement, and a dead letter for each would bury the real ones. The
+//!   collector's remote write skips staleness markers likewise.
+//! - `+Inf` and `-Inf` are refused, as the seed's JSON samples refuse them
+//!   (JSON cannot express them, and serde_json rejects a number that
+//!   overflows a float) and as OTLP does: one of them would spoil every
+//!   aggregate of its window.
 //! - `timestamp` is RFC 3339 with whole seconds (the adapter drops the
 //!   milliseconds); a Unix number is accepted too, its unit told from its
 //!   magnitude.
@@ -39,7 +44,8 @@ pub fn decode(payload: &[u8], limits: DecodeLimits, now_ns: i64) -> Decoded {
         None => Err("empty message".into()),
     };
     match result {
-        Ok(s) => out.samples.push(s),
+        Ok(Some(s)) => out.samples.push(s),
+        Ok(None) => out.skipped_fields += 1,
         Err(reason) => out.rejected.push(Rejected {
             reason,
             index: None,
@@ -62,7 +68,8 @@ struct Wire {
 }
 
 impl Wire {
-    fn into_sample(self, limits: DecodeLimits, now_ns: i64) -> Result<Sample, String> {
+    /// The sample, or `None` for a NaN value (see the module docs).
+    fn into_sample(self, limits: DecodeLimits, now_ns: i64) -> Result<Option<Sample>, String> {
         let mut labels = self.labels;
         if let Some(reason) = labels.error {
             return Err(reason);
@@ -90,10 +97,18 @@ impl Wire {
         };
         let ts_ns = timestamp::from_json(self.timestamp, now_ns, limits.max_future_ns)?;
         let value = match self.value {
-            Some(Value::String(s)) => s
-                .parse::<f64>()
-                .map_err(|_| format!("\"value\" {s:?} is not a number"))
-                .and_then(|v| finite(v, &s))?,
+            Some(Value::String(s)) => match s.parse::<f64>() {
+                Ok(v) if v.is_nan() => return Ok(None),
+                Ok(v) if v.is_infinite() => {
+                    return Err(format!(
+                        "\"value\" {s:?} is not a finite number: refused, as by the JSON and \
+                         OTLP decoders, since one infinity would spoil every aggregate of its \
+                         window"
+                    ));
+                }
+                Ok(v) => v,
+                Err(_) => return Err(format!("\"value\" {s:?} is not a number")),
+            },
             Some(Value::Number(n)) => n
                 .as_f64()
                 .ok_or_else(|| format!("\"value\" {n} is not representable as a float"))?,
@@ -105,24 +120,12 @@ impl Wire {
             }
             None => return Err("missing field \"value\"".into()),
         };
-        Ok(Sample {
+        Ok(Some(Sample {
             metric_name,
             labels: Labels::from_pairs(labels.pairs),
             ts_ns,
             value,
-        })
-    }
-}
-
-fn finite(v: f64, text: &str) -> Result<f64, String> {
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(format!(
-            "\"value\" {text:?} is not a finite number: refused, as by the JSON and OTLP decoders, \
-             since one NaN or infinity would spoil every aggregate of its window (from Prometheus, \
-             a NaN is most often a staleness marker, the end of a series, not a measurement)"
-        ))
+        }))
     }
 }
 

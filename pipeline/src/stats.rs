@@ -18,7 +18,8 @@ pub struct IngestStats {
     /// Messages or array elements sent to the dead-letter topic.
     pub dead_letters: AtomicU64,
     /// Fields of accepted records that held no number (line protocol and
-    /// Telegraf string fields), skipped rather than stored.
+    /// Telegraf string fields, OTLP no-recorded-value points,
+    /// prometheus-kafka-adapter NaN values), skipped rather than stored.
     pub skipped_fields: AtomicU64,
     /// Commits published.
     pub commits: AtomicU64,
