@@ -110,17 +110,21 @@ struct Wire {
 
 /// The `labels` object read straight into pairs (no intermediate map), with
 /// the first problem kept as a reason rather than a serde error, so that the
-/// dead letter says what was wrong in the producer's terms.
+/// dead letter says what was wrong in the producer's terms. With
+/// `NAME_ASIDE` (prometheus-kafka-adapter), a `__name__` label is kept in
+/// `name` instead of the pairs, the last one winning.
 #[derive(Default)]
-pub(super) struct LabelPairs {
+pub(super) struct LabelPairs<const NAME_ASIDE: bool = false> {
     pub(super) pairs: Vec<(String, String)>,
+    pub(super) name: Option<String>,
     pub(super) error: Option<String>,
 }
 
-impl LabelPairs {
+impl<const NAME_ASIDE: bool> LabelPairs<NAME_ASIDE> {
     fn wrong(found: String) -> Self {
         Self {
             pairs: Vec::new(),
+            name: None,
             error: Some(format!(
                 "\"labels\" must be an object of strings, found {found}"
             )),
@@ -128,50 +132,54 @@ impl LabelPairs {
     }
 }
 
-impl<'de> Deserialize<'de> for LabelPairs {
+impl<'de, const NAME_ASIDE: bool> Deserialize<'de> for LabelPairs<NAME_ASIDE> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = LabelPairs;
+        struct Visit<const NAME_ASIDE: bool>;
+        impl<'de, const NAME_ASIDE: bool> Visitor<'de> for Visit<NAME_ASIDE> {
+            type Value = LabelPairs<NAME_ASIDE>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object of string labels")
             }
 
-            fn visit_unit<E: serde::de::Error>(self) -> Result<LabelPairs, E> {
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
                 Ok(LabelPairs::default())
             }
 
-            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<LabelPairs, E> {
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
                 Ok(LabelPairs::wrong(format!("boolean {v}")))
             }
 
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<LabelPairs, E> {
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 Ok(LabelPairs::wrong(format!("number {v}")))
             }
 
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<LabelPairs, E> {
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 Ok(LabelPairs::wrong(format!("number {v}")))
             }
 
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<LabelPairs, E> {
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
                 Ok(LabelPairs::wrong(format!("number {v}")))
             }
 
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LabelPairs, E> {
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 Ok(LabelPairs::wrong(format!("string {v:?}")))
             }
 
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
-            ) -> Result<LabelPairs, A::Error> {
+            ) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
                 Ok(LabelPairs::wrong("an array".into()))
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelPairs, A::Error> {
-                let mut out = LabelPairs::default();
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = LabelPairs {
+                    pairs: Vec::with_capacity(map.size_hint().unwrap_or(8)),
+                    name: None,
+                    error: None,
+                };
                 while let Some(k) = map.next_key::<String>()? {
                     let v: Value = map.next_value()?;
                     if out.error.is_some() {
@@ -181,6 +189,7 @@ impl<'de> Deserialize<'de> for LabelPairs {
                         _ if k.is_empty() => {
                             out.error = Some("label names must not be empty".into())
                         }
+                        Value::String(s) if NAME_ASIDE && k == "__name__" => out.name = Some(s),
                         Value::String(s) => out.pairs.push((k, s)),
                         other => {
                             out.error = Some(format!(
@@ -193,7 +202,7 @@ impl<'de> Deserialize<'de> for LabelPairs {
                 Ok(out)
             }
         }
-        d.deserialize_any(Visit)
+        d.deserialize_any(Visit::<NAME_ASIDE>)
     }
 }
 

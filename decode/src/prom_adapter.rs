@@ -64,27 +64,17 @@ struct Wire {
     #[serde(default, deserialize_with = "present")]
     name: Option<Value>,
     #[serde(default)]
-    labels: LabelPairs,
+    labels: LabelPairs<true>,
 }
 
 impl Wire {
     /// The sample, or `None` for a NaN value (see the module docs).
     fn into_sample(self, limits: DecodeLimits, now_ns: i64) -> Result<Option<Sample>, String> {
-        let mut labels = self.labels;
+        let labels = self.labels;
         if let Some(reason) = labels.error {
             return Err(reason);
         }
-        // `__name__` is never a label; the last one given is the name when
-        // `name` is missing.
-        let mut label_name = None;
-        labels.pairs.retain_mut(|(k, v)| {
-            let is_name = k == "__name__";
-            if is_name {
-                label_name = Some(std::mem::take(v));
-            }
-            !is_name
-        });
-        let metric_name = match (self.name, label_name) {
+        let metric_name = match (self.name, labels.name) {
             (Some(Value::String(n)), _) if !n.is_empty() => n,
             (None | Some(Value::Null), Some(n)) if !n.is_empty() => n,
             (Some(Value::String(_)), _) => return Err("\"name\" is empty".into()),
