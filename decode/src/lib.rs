@@ -106,8 +106,12 @@ pub fn decode(format: Format, payload: &[u8], limits: DecodeLimits, now_ns: i64)
 }
 
 /// The format of one message, never [`Format::Auto`]:
-/// - not UTF-8: OTLP protobuf (a protobuf `MetricsData` starts with field
-///   1, byte `0x0A`; line protocol is text);
+/// - not UTF-8 in its first [`TEXT_PROBE`] bytes: OTLP protobuf (a
+///   protobuf `MetricsData` starts with field 1, byte `0x0A`, and carries
+///   binary timestamps early; line protocol is text). Only a prefix is
+///   checked, so that a text message with bad UTF-8 further on goes to its
+///   own decoder, which refuses just the bad line (line protocol) or says
+///   where the JSON breaks, rather than to the protobuf decoder;
 /// - JSON (first non-blank byte `{` or `[`), by the keys of its first
 ///   object (the message, or the first element of an array), never by
 ///   what its values hold: OTLP when one is `resourceMetrics`, the seed's
@@ -118,8 +122,7 @@ pub fn decode(format: Format, payload: &[u8], limits: DecodeLimits, now_ns: i64)
 ///   no line parses (a protobuf message that happens to be UTF-8).
 pub fn detect(payload: &[u8]) -> Format {
     let first = payload.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    let text = std::str::from_utf8(payload).is_ok();
-    if !text {
+    if !starts_as_text(payload) {
         return Format::OtlpProto;
     }
     match first {
@@ -147,6 +150,19 @@ pub fn detect(payload: &[u8]) -> Format {
         }
         _ if payload.first() == Some(&0x0A) && !line::any_line_parses(payload) => Format::OtlpProto,
         _ => Format::Influx,
+    }
+}
+
+/// How many bytes of a message [`detect`] checks for UTF-8.
+pub const TEXT_PROBE: usize = 4096;
+
+/// Whether the first [`TEXT_PROBE`] bytes are UTF-8; a character cut by the
+/// probe's end (not the message's) counts as text.
+fn starts_as_text(payload: &[u8]) -> bool {
+    let probe = &payload[..payload.len().min(TEXT_PROBE)];
+    match std::str::from_utf8(probe) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && probe.len() < payload.len(),
     }
 }
 
@@ -286,5 +302,32 @@ mod tests {
         for (message, format) in cases {
             assert_eq!(detect(message.as_bytes()), *format, "{message}");
         }
+    }
+
+    #[test]
+    fn detect_checks_utf8_of_a_prefix_only() {
+        // Good lines past the probe, then a line that is not UTF-8: still
+        // line protocol, and only the bad line is refused.
+        let good = "cpu,host=a usage=1 1767225600000000000\n";
+        let mut message = good.repeat(TEXT_PROBE / good.len() + 2).into_bytes();
+        let lines = message.len() / good.len();
+        message.extend_from_slice(b"cpu,host=\xff usage=2 1767225600000000000\n");
+        assert_eq!(detect(&message), Format::Influx);
+        let d = decode(
+            Format::Auto,
+            &message,
+            DecodeLimits::default(),
+            1_767_225_600_000_000_000,
+        );
+        assert_eq!(d.samples.len(), lines);
+        assert_eq!(d.rejected.len(), 1);
+        assert_eq!(d.rejected[0].index, Some(lines + 1));
+        // A multi-byte character cut by the probe's end is text...
+        let mut cut = vec![b'#'; TEXT_PROBE - 1];
+        cut.extend_from_slice("é\n".as_bytes());
+        assert!(starts_as_text(&cut));
+        // ...but one cut by the message's end is not.
+        assert!(!starts_as_text(&"é".as_bytes()[..1]));
+        assert!(!starts_as_text(b"\x0a\x05\xff\xfe"));
     }
 }
