@@ -6,11 +6,13 @@
 //!
 //! `cargo bench --bench decode`
 //!
-//! Measured (2 cores shared with other builds, load ~1.4; medians, samples/s
-//! on one core): seed JSON 2.58 M one per message, 1.68 M in arrays of 100;
-//! line protocol 2.25 M at 104 lines per message (2.23 M detected), 2.72 M
-//! at one line per message; Telegraf JSON 3.02 M in batches of 104
-//! metrics, 4.23 M one metric per message; prometheus-kafka-adapter 1.56 M.
+//! Measured (2 cores, load ~0.5, `--warm-up-time 1 --measurement-time 3`,
+//! medians of 2 runs alternating with the previous commit's build, samples/s
+//! on one core): seed JSON 2.27 M one per message, 1.54 M in arrays of 100;
+//! line protocol 2.20 M at 104 lines per message (2.21 M detected), 2.67 M
+//! at one line per message; Telegraf JSON 2.92 M in batches of 104 metrics,
+//! 4.31 M one metric per message; prometheus-kafka-adapter 1.50 M. Runs
+//! differ by up to ±5%.
 
 use criterion::{Criterion, Throughput, criterion_main};
 use strata_pipeline::decode::{DecodeLimits, Format, decode, json};
