@@ -93,28 +93,9 @@ fn messages() -> (Vec<(String, Vec<u8>)>, Vec<&'static str>) {
 async fn every_format_lands_in_the_raw_tier_detected() {
     let bed = Bed::new("formats");
     let (messages, want) = messages();
-    let ingest = Strata::spawn(&[
-        "ingest",
-        "--brokers",
-        &bed.brokers,
-        "--topic",
-        &bed.topic,
-        "--store",
-        &bed.store,
-        "--flush-interval",
-        "300ms",
-        "--format",
-        "auto",
-    ]);
-    ingest.wait_for_line("ingest started", Duration::from_secs(60));
-    produce_raw(&bed.brokers, &bed.topic, &messages).await;
-    wait_for_rows(
-        bed.dir.path(),
-        want.len() as u64,
-        Duration::from_secs(60),
-        &ingest,
-    )
-    .await;
+    let ingest = bed
+        .ingest(&["--format", "auto"], &messages, want.len() as u64)
+        .await;
 
     assert_eq!(
         raw_rows(bed.dir.path()).await,

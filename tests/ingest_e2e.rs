@@ -4,14 +4,12 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
     let bed = Bed::new("e2e");
-    let (brokers, topic, store, dir) = (&bed.brokers, &bed.topic, &bed.store, &bed.dir);
+    let (brokers, topic, store) = (&bed.brokers, &bed.topic, &bed.store);
 
     // 300 single-sample messages and 100 arrays of 3: 600 good samples.
     let mut messages = Vec::new();
@@ -77,20 +75,7 @@ async fn good_samples_are_stored_and_bad_ones_dead_lettered() {
         "--http-addr",
         &format!("127.0.0.1:{port}"),
     ]);
-    let ingest = Strata::spawn(&[
-        "ingest",
-        "--brokers",
-        brokers,
-        "--topic",
-        topic,
-        "--store",
-        store,
-        "--flush-interval",
-        "300ms",
-    ]);
-    ingest.wait_for_line("ingest started", Duration::from_secs(60));
-    produce_raw(brokers, topic, &messages).await;
-    wait_for_rows(dir.path(), want_rows, Duration::from_secs(60), &ingest).await;
+    let ingest = bed.ingest(&[], &messages, want_rows).await;
 
     // Through the real HTTP API.
     let client = reqwest::Client::new();

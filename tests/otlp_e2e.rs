@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use strata_pipeline::decode::{self, DecodeLimits, Format};
 
@@ -68,28 +66,9 @@ async fn otlp_json_and_proto_land_in_the_raw_tier() {
     want.push(r#"skewed{service.name="clock"} 1767225600000000000 1"#.into());
     want.sort();
 
-    let ingest = Strata::spawn(&[
-        "ingest",
-        "--brokers",
-        &bed.brokers,
-        "--topic",
-        &bed.topic,
-        "--store",
-        &bed.store,
-        "--flush-interval",
-        "300ms",
-        "--format",
-        "auto",
-    ]);
-    ingest.wait_for_line("ingest started", Duration::from_secs(60));
-    produce_raw(&bed.brokers, &bed.topic, &messages).await;
-    wait_for_rows(
-        bed.dir.path(),
-        want.len() as u64,
-        Duration::from_secs(60),
-        &ingest,
-    )
-    .await;
+    let ingest = bed
+        .ingest(&["--format", "auto"], &messages, want.len() as u64)
+        .await;
     assert_eq!(raw_rows(bed.dir.path()).await, want);
 
     let mut letters = dead_letters(&bed.brokers, &bed.topic, 2);

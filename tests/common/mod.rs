@@ -64,6 +64,34 @@ impl Bed {
         k
     }
 
+    /// Starts `strata ingest` on this bed (flushing every 300 ms, plus
+    /// `extra` arguments), produces `messages` and waits until the raw tier
+    /// holds `rows` rows.
+    pub async fn ingest(
+        &self,
+        extra: &[&str],
+        messages: &[(String, Vec<u8>)],
+        rows: u64,
+    ) -> Strata {
+        let mut args = vec![
+            "ingest",
+            "--brokers",
+            &self.brokers,
+            "--topic",
+            &self.topic,
+            "--store",
+            &self.store,
+            "--flush-interval",
+            "300ms",
+        ];
+        args.extend_from_slice(extra);
+        let ingest = Strata::spawn(&args);
+        ingest.wait_for_line("ingest started", Duration::from_secs(60));
+        produce_raw(&self.brokers, &self.topic, messages).await;
+        wait_for_rows(self.dir.path(), rows, Duration::from_secs(60), &ingest).await;
+        ingest
+    }
+
     /// Asserts the raw tier holds exactly `samples` distinct samples whose
     /// values sum to `value_sum`: nothing lost, nothing doubled.
     pub async fn assert_exactly(&self, samples: u64, value_sum: f64, context: &str) {
