@@ -27,6 +27,7 @@ use std::time::Duration;
 use anyhow::Context;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use strata_alerts::notify::deliver::error_chain;
 use strata_pipeline::agent::{self, Collector, KafkaPush, RESERVED_LABELS};
 use strata_schemas::Sample;
 use tokio::sync::Notify;
@@ -526,21 +527,6 @@ async fn excerpt(mut response: reqwest::Response) -> String {
     }
     body.truncate(BODY_EXCERPT_BYTES);
     String::from_utf8_lossy(&body).trim().to_string()
-}
-
-/// An error and its sources, `: `-separated.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = e.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ impl SendError {
 }
 
 /// An error and its sources, `: `-separated.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {
