@@ -5,14 +5,72 @@
 //! In an array, each element stands alone: good elements are accepted and
 //! each bad one is rejected with its index.
 
-use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use strata_schemas::{Labels, Sample};
 
 use super::timestamp;
 use super::{DecodeLimits, Decoded, Rejected};
+
+/// A sample as the seed's JSON object, as Strata's own producers write it
+/// (`strata produce`, the agent, the collector): serialize it with serde.
+/// `timestamp` is `ts_ns` in units of `unit_ns` (1: nanoseconds,
+/// 1,000,000: milliseconds), which [`decode`] tells apart by magnitude.
+#[derive(Debug, Clone, Copy)]
+pub struct Encode<'a> {
+    /// The metric name.
+    pub metric_name: &'a str,
+    /// The labels, written as one JSON object.
+    pub labels: &'a Labels,
+    /// The time, in nanoseconds.
+    pub ts_ns: i64,
+    /// The value.
+    pub value: f64,
+    /// Nanoseconds per unit of the written `timestamp`.
+    pub unit_ns: i64,
+}
+
+impl<'a> Encode<'a> {
+    /// `sample` with its timestamp in nanoseconds.
+    pub fn ns(sample: &'a Sample) -> Self {
+        Self::with_unit(sample, 1)
+    }
+
+    /// `sample` with its timestamp in whole milliseconds (rounded down).
+    pub fn ms(sample: &'a Sample) -> Self {
+        Self::with_unit(sample, 1_000_000)
+    }
+
+    fn with_unit(sample: &'a Sample, unit_ns: i64) -> Self {
+        Self {
+            metric_name: &sample.metric_name,
+            labels: &sample.labels,
+            ts_ns: sample.ts_ns,
+            value: sample.value,
+            unit_ns,
+        }
+    }
+}
+
+impl Serialize for Encode<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct LabelsObject<'a>(&'a Labels);
+        impl Serialize for LabelsObject<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.pairs().iter().map(|(k, v)| (k, v)))
+            }
+        }
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("metric_name", self.metric_name)?;
+        map.serialize_entry("labels", &LabelsObject(self.labels))?;
+        map.serialize_entry("timestamp", &self.ts_ns.div_euclid(self.unit_ns))?;
+        map.serialize_entry("value", &self.value)?;
+        map.end()
+    }
+}
 
 /// Decodes one message; `now_ns` is the wall clock used to refuse samples
 /// from the far future.

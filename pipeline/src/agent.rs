@@ -27,11 +27,10 @@ use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
-use serde::Serialize;
-use serde::ser::SerializeMap;
 use strata_schemas::{Labels, Sample};
 use sysinfo::{DiskRefreshKind, Disks, Networks, System};
 
+use crate::decode::json;
 use crate::error::Result;
 use crate::kafka::{KafkaConfig, admin};
 
@@ -190,36 +189,13 @@ pub fn to_millis(ts_ns: i64) -> i64 {
 
 /// The seed's JSON sample object of `sample` (timestamp in milliseconds).
 pub fn to_json_object(sample: &Sample) -> String {
-    serde_json::to_string(&Wire(sample)).expect("a sample serializes")
+    serde_json::to_string(&json::Encode::ms(sample)).expect("a sample serializes")
 }
 
 /// The seed's JSON array of `samples`, as `POST /api/v1/write` takes it.
 pub fn to_json(samples: &[Sample]) -> String {
-    let wires: Vec<Wire<'_>> = samples.iter().map(Wire).collect();
-    serde_json::to_string(&wires).expect("samples serialize")
-}
-
-/// A sample as the seed's JSON writes it.
-struct Wire<'a>(&'a Sample);
-
-impl Serialize for Wire<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let sample = self.0;
-        let mut map = s.serialize_map(Some(4))?;
-        map.serialize_entry("metric_name", &sample.metric_name)?;
-        map.serialize_entry("labels", &LabelsJson(&sample.labels))?;
-        map.serialize_entry("timestamp", &(sample.ts_ns.div_euclid(1_000_000)))?;
-        map.serialize_entry("value", &sample.value)?;
-        map.end()
-    }
-}
-
-struct LabelsJson<'a>(&'a Labels);
-
-impl Serialize for LabelsJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_map(self.0.pairs().iter().map(|(k, v)| (k, v)))
-    }
+    let objects: Vec<json::Encode<'_>> = samples.iter().map(json::Encode::ms).collect();
+    serde_json::to_string(&objects).expect("samples serialize")
 }
 
 /// Samples the broker did not acknowledge, and why.

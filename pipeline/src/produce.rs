@@ -13,6 +13,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use strata_schemas::{Labels, SeriesKey};
 
+use crate::decode::json;
 use crate::error::{Error, Result};
 use crate::kafka::{KafkaConfig, admin};
 
@@ -77,7 +78,7 @@ pub async fn produce(kafka: &KafkaConfig, opts: &ProduceOptions) -> Result<Produ
     let mut report = ProduceReport::default();
     let mut sent = 0u64;
     let mut tick = 0i64;
-    let mut payload = String::with_capacity(256 * per_message);
+    let mut payload = Vec::with_capacity(256 * per_message);
     let mut pending: VecDeque<DeliveryFuture> = VecDeque::new();
     'outer: loop {
         for (i, (name, labels, key)) in series.iter().enumerate() {
@@ -86,7 +87,7 @@ pub async fn produce(kafka: &KafkaConfig, opts: &ProduceOptions) -> Result<Produ
             }
             let n = per_message.min((opts.samples - sent) as usize);
             payload.clear();
-            payload.push('[');
+            payload.push(b'[');
             for j in 0..n {
                 let v = &mut values[i];
                 *v = (*v + rng.random_range(-1.0..1.0)).clamp(0.0, 100.0);
@@ -98,12 +99,12 @@ pub async fn produce(kafka: &KafkaConfig, opts: &ProduceOptions) -> Result<Produ
                     None => now_ns() + j as i64 * step_ns,
                 };
                 if j > 0 {
-                    payload.push(',');
+                    payload.push(b',');
                 }
                 write_sample(&mut payload, name, labels, ts, v);
             }
-            payload.push(']');
-            pending.push_back(send(&producer, &kafka.topic, key, payload.as_bytes()).await?);
+            payload.push(b']');
+            pending.push_back(send(&producer, &kafka.topic, key, &payload).await?);
             while pending.len() > MAX_IN_FLIGHT {
                 confirm(pending.pop_front().expect("non-empty")).await?;
             }
@@ -166,19 +167,13 @@ async fn send(
     }
 }
 
-fn write_sample(out: &mut String, name: &str, labels: &Labels, ts_ns: i64, value: f64) {
-    use std::fmt::Write;
-    let labels: serde_json::Map<String, serde_json::Value> = labels
-        .pairs()
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
-    let _ = write!(
-        out,
-        r#"{{"metric_name":{},"labels":{},"timestamp":{},"value":{}}}"#,
-        serde_json::Value::String(name.into()),
-        serde_json::Value::Object(labels),
-        ts_ns / 1_000_000,
-        value
-    );
+fn write_sample(out: &mut Vec<u8>, name: &str, labels: &Labels, ts_ns: i64, value: f64) {
+    let sample = json::Encode {
+        metric_name: name,
+        labels,
+        ts_ns,
+        value,
+        unit_ns: 1_000_000,
+    };
+    serde_json::to_writer(out, &sample).expect("a sample serializes");
 }

@@ -27,11 +27,10 @@ use futures::future::try_join_all;
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use serde::Serialize;
-use serde::ser::SerializeMap;
-use strata_schemas::{Labels, Sample, SeriesKey};
+use strata_schemas::{Sample, SeriesKey};
 use tokio::time::Instant;
 
+use crate::decode::json;
 use crate::error::Result;
 use crate::kafka::KafkaConfig;
 
@@ -206,7 +205,7 @@ pub(crate) fn messages(samples: &[Sample]) -> Vec<([u8; 8], Vec<u8>)> {
                 out.push((key.0.to_be_bytes(), std::mem::take(&mut payload)));
             }
             payload.push(if payload.is_empty() { b'[' } else { b',' });
-            serde_json::to_writer(&mut payload, &Wire::of(s)).expect("samples serialize");
+            serde_json::to_writer(&mut payload, &json::Encode::ns(s)).expect("samples serialize");
         }
         payload.push(b']');
         out.push((key.0.to_be_bytes(), payload));
@@ -214,40 +213,11 @@ pub(crate) fn messages(samples: &[Sample]) -> Vec<([u8; 8], Vec<u8>)> {
     out
 }
 
-/// The seed's JSON sample, with the timestamp in nanoseconds (which its
-/// decoder recognizes by magnitude).
-#[derive(Serialize)]
-struct Wire<'a> {
-    metric_name: &'a str,
-    #[serde(serialize_with = "labels_object")]
-    labels: &'a Labels,
-    timestamp: i64,
-    value: f64,
-}
-
-impl<'a> Wire<'a> {
-    fn of(s: &'a Sample) -> Self {
-        Self {
-            metric_name: &s.metric_name,
-            labels: &s.labels,
-            timestamp: s.ts_ns,
-            value: s.value,
-        }
-    }
-}
-
-fn labels_object<S: serde::Serializer>(labels: &&Labels, s: S) -> Result<S::Ok, S::Error> {
-    let mut map = s.serialize_map(Some(labels.len()))?;
-    for (k, v) in labels.pairs() {
-        map.serialize_entry(k, v)?;
-    }
-    map.end()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{DecodeLimits, json};
+    use crate::decode::DecodeLimits;
+    use strata_schemas::Labels;
 
     #[test]
     fn messages_decode_back_to_the_samples() {
